@@ -1,0 +1,36 @@
+# Everything runs inside a project-local virtual environment built from pyproject.toml.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck sample clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: summarise the embedded sample router-metrics log
+run: $(STAMP)
+	$(PY) -m execution.utils.metrics summarize logs/samples/router_metrics.jsonl.gz
+
+## test: the whole suite (lint, types, tests)
+test: $(STAMP) lint typecheck
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+## sample: regenerate logs/samples/ with the deterministic dry-run executor
+sample: $(STAMP)
+	$(PY) -m execution.executor_live --dry-run --seed 7 --sim-hours 336 --out logs/samples/run
+	gzip -n -9 -c logs/samples/run/execution/router_metrics.jsonl > logs/samples/router_metrics.jsonl.gz
+	rm -rf logs/samples/run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis logs/state logs/execution

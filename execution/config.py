@@ -1,0 +1,288 @@
+"""Typed, validated configuration for the executor and the intel layer.
+
+Each JSON file in ``config/`` decodes into a frozen ``msgspec.Struct``. A wrong
+type, a missing field, an unknown field or an out-of-range value raises
+:class:`ConfigError` with one line naming the file and the field:
+
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (d / "risk_limits.json").write_text('{"max_open_positions": "8"}')
+>>> try:
+...     load_file(d / "risk_limits.json", RiskLimitsConfig)
+... except ConfigError as exc:
+...     print(str(exc).replace(str(d), "DIR"))
+DIR/risk_limits.json: Expected `int`, got `str` - at `$.max_open_positions`
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+PositiveFloat = Annotated[float, Meta(gt=0)]
+NonNegFloat = Annotated[float, Meta(ge=0)]
+Probability = Annotated[float, Meta(ge=0, le=1)]
+PositiveInt = Annotated[int, Meta(gt=0)]
+
+RouterPolicyName = Literal["maker_first", "taker_only"]
+WINDOW_RE = re.compile(r"^(all|[1-9][0-9]*t|[1-9][0-9]*(\.[0-9]+)?[smhd])$")
+SCORE_COMPONENTS = (
+    "expectancy",
+    "hit_rate",
+    "slippage",
+    "router_quality",
+    "liquidity",
+    "volatility",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, unreadable or invalid (one-line message)."""
+
+
+class _Strict(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    pass
+
+
+# --- strategy_config.json -------------------------------------------------------------
+
+
+class StrategyParams(_Strict):
+    router_policy: RouterPolicyName
+    lookback_bars: Annotated[int, Meta(ge=2)]
+    entry_z: PositiveFloat
+    stop_sigmas: PositiveFloat
+    target_r: PositiveFloat
+    max_hold_bars: PositiveInt
+    cooldown_bars: Annotated[int, Meta(ge=0)] = 0
+
+
+class RouterConfig(_Strict):
+    maker_timeout_ms: PositiveInt
+    health_window_orders: PositiveInt
+    policy_min_orders: PositiveInt
+    taker_heavy_below_fill_rate: Probability
+    taker_heavy_above_fallback_rate: Probability
+    maker_first_above_fill_rate: Probability
+    probe_every_orders: PositiveInt
+
+
+class StrategyConfig(_Strict):
+    nav_usd: PositiveFloat
+    bar_seconds: PositiveInt
+    risk_per_trade_pct: Annotated[float, Meta(gt=0, le=10)]
+    publish_every_bars: PositiveInt
+    strategies: dict[str, StrategyParams]
+    router: RouterConfig
+
+
+# --- strategy_registry.json -----------------------------------------------------------
+
+
+class RegistryEntry(_Strict):
+    name: str
+    kind: Literal["trend_follow", "mean_revert"]
+    enabled: bool = True
+    description: str = ""
+
+
+class StrategyRegistry(_Strict):
+    strategies: list[RegistryEntry]
+
+
+# --- risk_limits.json ------------------------------------------------------------------
+
+
+class RiskLimitsConfig(_Strict):
+    per_symbol_notional_cap_usd: PositiveFloat
+    gross_exposure_cap_usd: PositiveFloat
+    max_open_positions: PositiveInt
+    daily_loss_limit_usd: PositiveFloat
+    per_symbol_overrides: dict[str, PositiveFloat] = {}
+
+
+# --- pairs_universe.json ---------------------------------------------------------------
+
+
+class TierConfig(_Strict):
+    max_symbols: PositiveInt
+    max_notional_usd: PositiveFloat
+
+
+class SymbolConfig(_Strict):
+    tier: str
+    tick_size: PositiveFloat
+    lot_size: PositiveFloat
+    adv_usd: NonNegFloat = 0.0
+
+
+class PairsUniverse(_Strict):
+    tiers: dict[str, TierConfig]
+    symbols: dict[str, SymbolConfig]
+
+
+# --- dry_run_market.json ---------------------------------------------------------------
+
+
+class MarketSymbol(_Strict):
+    price: PositiveFloat
+    vol_bps_per_bar: PositiveFloat
+    trend: Annotated[float, Meta(ge=0, le=1)]
+    revert: Annotated[float, Meta(ge=0, lt=1)]
+    spread_bps: NonNegFloat
+    maker_fill_prob: Probability
+    latency_ms_median: PositiveFloat
+    reject_prob: Probability
+    impact_bps: NonNegFloat
+
+
+class MarketConfig(_Strict):
+    start_ts: float
+    symbols: dict[str, MarketSymbol]
+    maker_fee_bps: float
+    taker_fee_bps: float
+    ack_loss_prob: Probability
+    partial_fill_prob: Probability
+
+
+# --- intel_v6.json ----------------------------------------------------------------------
+
+
+class ScoreConfig(_Strict):
+    window: str = "50t"
+    top_n: PositiveInt = 5
+    prior_trades: PositiveInt = 20
+    weights: dict[str, NonNegFloat] = msgspec.field(
+        default_factory=lambda: dict.fromkeys(SCORE_COMPONENTS, 1.0)
+    )
+
+
+class IntelConfig(_Strict):
+    intel_enabled: bool = False
+    windows: list[str] = msgspec.field(default_factory=lambda: ["all", "50t", "7d"])
+    publish_interval_s: PositiveFloat = 5.0
+    dd_penalty: NonNegFloat = 1.0
+    scratch_epsilon_r: NonNegFloat = 0.05
+    score: ScoreConfig = msgspec.field(default_factory=ScoreConfig)
+
+
+_T = TypeVar("_T")
+
+
+def load_file(path: str | Path, kind: type[_T]) -> _T:
+    """Decode and validate one config file; any problem is a one-line ConfigError."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{path}: {_one_line(exc)}") from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({_one_line(exc)})") from None
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def validate_intel(cfg: IntelConfig, path: str | Path) -> IntelConfig:
+    """Checks msgspec cannot express: window syntax and the score weight names."""
+    for i, spec in enumerate(cfg.windows):
+        if not WINDOW_RE.match(spec):
+            raise ConfigError(
+                f"{path}: bad window {spec!r} - at `$.windows[{i}]` "
+                "(use all, <N>t, or <T>s|m|h|d)"
+            )
+    if not cfg.windows:
+        raise ConfigError(f"{path}: at least one window is required - at `$.windows`")
+    if not WINDOW_RE.match(cfg.score.window):
+        raise ConfigError(f"{path}: bad window {cfg.score.window!r} - at `$.score.window`")
+    unknown = sorted(set(cfg.score.weights) - set(SCORE_COMPONENTS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown score component {unknown[0]!r} - at `$.score.weights` "
+            f"(known: {', '.join(SCORE_COMPONENTS)})"
+        )
+    if sum(cfg.score.weights.values()) <= 0:
+        raise ConfigError(f"{path}: score weights must not all be zero - at `$.score.weights`")
+    return cfg
+
+
+def load_intel_config(path: str | Path) -> IntelConfig:
+    return validate_intel(load_file(path, IntelConfig), path)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Every config file of the executor, validated and cross-checked."""
+
+    strategy: StrategyConfig
+    registry: StrategyRegistry
+    risk: RiskLimitsConfig
+    universe: PairsUniverse
+    market: MarketConfig
+    intel: IntelConfig
+    directory: Path
+
+    def enabled_strategies(self) -> list[tuple[RegistryEntry, StrategyParams]]:
+        return [(e, self.strategy.strategies[e.name]) for e in self.registry.strategies if e.enabled]
+
+
+FILES = {
+    "strategy": ("strategy_config.json", StrategyConfig),
+    "registry": ("strategy_registry.json", StrategyRegistry),
+    "risk": ("risk_limits.json", RiskLimitsConfig),
+    "universe": ("pairs_universe.json", PairsUniverse),
+    "market": ("dry_run_market.json", MarketConfig),
+}
+
+
+def load_config(directory: str | Path = "config") -> Config:
+    """Load every file of a config directory and check the references between them."""
+    directory = Path(directory)
+    parts = {key: load_file(directory / name, kind) for key, (name, kind) in FILES.items()}
+    intel_path = directory / "intel_v6.json"
+    intel = load_intel_config(intel_path) if intel_path.exists() else IntelConfig()
+    cfg = Config(directory=directory, intel=intel, **parts)  # type: ignore[arg-type]
+    _cross_check(cfg)
+    return cfg
+
+
+def _cross_check(cfg: Config) -> None:
+    d = cfg.directory
+    for i, entry in enumerate(cfg.registry.strategies):
+        if entry.name not in cfg.strategy.strategies:
+            raise ConfigError(
+                f"{d / 'strategy_registry.json'}: strategy {entry.name!r} has no parameters "
+                f"in strategy_config.json - at `$.strategies[{i}].name`"
+            )
+    tiers = cfg.universe.tiers
+    for sym, sc in cfg.universe.symbols.items():
+        if sc.tier not in tiers:
+            raise ConfigError(
+                f"{d / 'pairs_universe.json'}: unknown tier {sc.tier!r} - at `$.symbols.{sym}.tier`"
+            )
+    for sym in cfg.risk.per_symbol_overrides:
+        _require_symbol(cfg.universe.symbols, sym, d / "risk_limits.json", "per_symbol_overrides")
+    for sym in cfg.universe.symbols:
+        if sym not in cfg.market.symbols:
+            raise ConfigError(
+                f"{d / 'dry_run_market.json'}: symbol {sym!r} of the universe has no market "
+                f"model - at `$.symbols`"
+            )
+
+
+def _require_symbol(symbols: Mapping[str, object], sym: str, path: Path, field: str) -> None:
+    if sym not in symbols:
+        raise ConfigError(f"{path}: unknown symbol {sym!r} - at `$.{field}.{sym}`")

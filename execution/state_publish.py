@@ -1,0 +1,61 @@
+"""State publishing: every ``logs/state/*.json`` document is written atomically.
+
+One writer (:func:`write_state`) serves every document: the JSON is encoded with
+sorted keys, indented for people, and replaced atomically (temp file, fsync,
+rename, fsync directory), so the dashboard never reads a partial file. JSONL
+histories get whole-line appends.
+
+>>> import tempfile, json
+>>> d = tempfile.mkdtemp()
+>>> p = write_state(d, "nav.json", {"nav_usd": 100.0})
+>>> json.loads(p.read_text())
+{'nav_usd': 100.0}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from execution.utils.metrics import JsonlAppendWriter
+from streaming.atomic import atomic_write_bytes
+
+DEFAULT_STATE_DIR = Path("logs/state")
+STATE_FILES = ("nav.json", "positions.json", "router_health.json", "universe.json")
+
+
+def encode_document(doc: Mapping[str, Any]) -> bytes:
+    """Deterministic, human-readable JSON; refuses NaN and infinities."""
+    _check_finite(doc, "$")
+    raw = msgspec.json.encode(doc, order="sorted")
+    return msgspec.json.format(raw, indent=2) + b"\n"
+
+
+def _check_finite(value: object, where: str) -> None:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"non-finite number {value!r} at {where}")
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            _check_finite(v, f"{where}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{where}[{i}]")
+
+
+def write_state(state_dir: str | Path, name: str, doc: Mapping[str, Any]) -> Path:
+    """Atomically write one state document; returns its path."""
+    path = Path(state_dir) / name
+    atomic_write_bytes(path, encode_document(doc))
+    return path
+
+
+def append_history(state_dir: str | Path, name: str, record: Mapping[str, Any]) -> None:
+    """Append one record to a JSONL history next to the state documents."""
+    _check_finite(record, "$")
+    with JsonlAppendWriter(Path(state_dir) / name) as w:
+        w.write_bytes(msgspec.json.encode(record, order="sorted") + b"\n")
