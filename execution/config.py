@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import msgspec
 from msgspec import Meta
@@ -53,7 +53,7 @@ class _Strict(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 # --- strategy_config.json -------------------------------------------------------------
 
 
-class StrategyParams(_Strict):
+class StrategyParams(_Strict, frozen=True):
     router_policy: RouterPolicyName
     lookback_bars: Annotated[int, Meta(ge=2)]
     entry_z: PositiveFloat
@@ -63,7 +63,7 @@ class StrategyParams(_Strict):
     cooldown_bars: Annotated[int, Meta(ge=0)] = 0
 
 
-class RouterConfig(_Strict):
+class RouterConfig(_Strict, frozen=True):
     maker_timeout_ms: PositiveInt
     health_window_orders: PositiveInt
     policy_min_orders: PositiveInt
@@ -73,7 +73,7 @@ class RouterConfig(_Strict):
     probe_every_orders: PositiveInt
 
 
-class StrategyConfig(_Strict):
+class StrategyConfig(_Strict, frozen=True):
     nav_usd: PositiveFloat
     bar_seconds: PositiveInt
     risk_per_trade_pct: Annotated[float, Meta(gt=0, le=10)]
@@ -85,21 +85,21 @@ class StrategyConfig(_Strict):
 # --- strategy_registry.json -----------------------------------------------------------
 
 
-class RegistryEntry(_Strict):
+class RegistryEntry(_Strict, frozen=True):
     name: str
     kind: Literal["trend_follow", "mean_revert"]
     enabled: bool = True
     description: str = ""
 
 
-class StrategyRegistry(_Strict):
+class StrategyRegistry(_Strict, frozen=True):
     strategies: list[RegistryEntry]
 
 
 # --- risk_limits.json ------------------------------------------------------------------
 
 
-class RiskLimitsConfig(_Strict):
+class RiskLimitsConfig(_Strict, frozen=True):
     per_symbol_notional_cap_usd: PositiveFloat
     gross_exposure_cap_usd: PositiveFloat
     max_open_positions: PositiveInt
@@ -110,19 +110,19 @@ class RiskLimitsConfig(_Strict):
 # --- pairs_universe.json ---------------------------------------------------------------
 
 
-class TierConfig(_Strict):
+class TierConfig(_Strict, frozen=True):
     max_symbols: PositiveInt
     max_notional_usd: PositiveFloat
 
 
-class SymbolConfig(_Strict):
+class SymbolConfig(_Strict, frozen=True):
     tier: str
     tick_size: PositiveFloat
     lot_size: PositiveFloat
     adv_usd: NonNegFloat = 0.0
 
 
-class PairsUniverse(_Strict):
+class PairsUniverse(_Strict, frozen=True):
     tiers: dict[str, TierConfig]
     symbols: dict[str, SymbolConfig]
 
@@ -130,7 +130,7 @@ class PairsUniverse(_Strict):
 # --- dry_run_market.json ---------------------------------------------------------------
 
 
-class MarketSymbol(_Strict):
+class MarketSymbol(_Strict, frozen=True):
     price: PositiveFloat
     vol_bps_per_bar: PositiveFloat
     trend: Annotated[float, Meta(ge=0, le=1)]
@@ -142,7 +142,7 @@ class MarketSymbol(_Strict):
     impact_bps: NonNegFloat
 
 
-class MarketConfig(_Strict):
+class MarketConfig(_Strict, frozen=True):
     start_ts: float
     symbols: dict[str, MarketSymbol]
     maker_fee_bps: float
@@ -154,7 +154,7 @@ class MarketConfig(_Strict):
 # --- intel_v6.json ----------------------------------------------------------------------
 
 
-class ScoreConfig(_Strict):
+class ScoreConfig(_Strict, frozen=True):
     window: str = "50t"
     top_n: PositiveInt = 5
     prior_trades: PositiveInt = 20
@@ -163,7 +163,7 @@ class ScoreConfig(_Strict):
     )
 
 
-class IntelConfig(_Strict):
+class IntelConfig(_Strict, frozen=True):
     intel_enabled: bool = False
     windows: list[str] = msgspec.field(default_factory=lambda: ["all", "50t", "7d"])
     publish_interval_s: PositiveFloat = 5.0
@@ -187,7 +187,8 @@ def load_file(path: str | Path, kind: type[_T]) -> _T:
     try:
         return msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{path}: {_one_line(exc)}") from None
+        detail = _locate(msgspec.json.decode(raw), kind, "$") or _one_line(exc)
+        raise ConfigError(f"{path}: {detail}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({_one_line(exc)})") from None
 
@@ -196,13 +197,38 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
+def _locate(value: Any, tp: Any, path: str) -> str | None:
+    """The first validation error inside ``value``, with dict keys spelled out
+    (msgspec writes ``[...]`` for a key of a dict-typed field)."""
+    try:
+        msgspec.convert(value, tp)
+        return None
+    except msgspec.ValidationError as exc:
+        message = _one_line(exc)
+    if get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    if get_origin(tp) is dict and isinstance(value, dict):
+        for key, item in value.items():
+            found = _locate(item, get_args(tp)[1], f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(tp, type) and issubclass(tp, msgspec.Struct) and isinstance(value, dict):
+        for name, field_tp in get_type_hints(tp, include_extras=True).items():
+            if name in value:
+                found = _locate(value[name], field_tp, f"{path}.{name}")
+                if found:
+                    return found
+    if " - at `$" in message:
+        return message.replace(" - at `$", f" - at `{path}", 1)
+    return f"{message} - at `{path}`"
+
+
 def validate_intel(cfg: IntelConfig, path: str | Path) -> IntelConfig:
     """Checks msgspec cannot express: window syntax and the score weight names."""
     for i, spec in enumerate(cfg.windows):
         if not WINDOW_RE.match(spec):
             raise ConfigError(
-                f"{path}: bad window {spec!r} - at `$.windows[{i}]` "
-                "(use all, <N>t, or <T>s|m|h|d)"
+                f"{path}: bad window {spec!r} - at `$.windows[{i}]` (use all, <N>t, or <T>s|m|h|d)"
             )
     if not cfg.windows:
         raise ConfigError(f"{path}: at least one window is required - at `$.windows`")
@@ -236,25 +262,24 @@ class Config:
     directory: Path
 
     def enabled_strategies(self) -> list[tuple[RegistryEntry, StrategyParams]]:
-        return [(e, self.strategy.strategies[e.name]) for e in self.registry.strategies if e.enabled]
-
-
-FILES = {
-    "strategy": ("strategy_config.json", StrategyConfig),
-    "registry": ("strategy_registry.json", StrategyRegistry),
-    "risk": ("risk_limits.json", RiskLimitsConfig),
-    "universe": ("pairs_universe.json", PairsUniverse),
-    "market": ("dry_run_market.json", MarketConfig),
-}
+        return [
+            (e, self.strategy.strategies[e.name]) for e in self.registry.strategies if e.enabled
+        ]
 
 
 def load_config(directory: str | Path = "config") -> Config:
     """Load every file of a config directory and check the references between them."""
     directory = Path(directory)
-    parts = {key: load_file(directory / name, kind) for key, (name, kind) in FILES.items()}
     intel_path = directory / "intel_v6.json"
-    intel = load_intel_config(intel_path) if intel_path.exists() else IntelConfig()
-    cfg = Config(directory=directory, intel=intel, **parts)  # type: ignore[arg-type]
+    cfg = Config(
+        strategy=load_file(directory / "strategy_config.json", StrategyConfig),
+        registry=load_file(directory / "strategy_registry.json", StrategyRegistry),
+        risk=load_file(directory / "risk_limits.json", RiskLimitsConfig),
+        universe=load_file(directory / "pairs_universe.json", PairsUniverse),
+        market=load_file(directory / "dry_run_market.json", MarketConfig),
+        intel=load_intel_config(intel_path) if intel_path.exists() else IntelConfig(),
+        directory=directory,
+    )
     _cross_check(cfg)
     return cfg
 

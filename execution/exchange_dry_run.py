@@ -152,15 +152,18 @@ class DryRunExchange:
         (the order exists all the same; ask :meth:`get_order`)."""
         if req.client_order_id in self._orders:
             state = self._orders[req.client_order_id]
-            return Ack(req.client_order_id, state.exchange_order_id, False, 0.0, "duplicate_client_id")
+            return Ack(
+                req.client_order_id, state.exchange_order_id, False, 0.0, "duplicate_client_id"
+            )
         if req.qty <= 0:
             raise ValueError(f"order {req.client_order_id}: qty must be positive")
         params = self.market.symbols[req.symbol]
         rng = self._exec_rng[req.symbol]
         self._next_id += 1
         latency = round(params.latency_ms_median * math.exp(0.5 * rng.gauss(0.0, 1.0)), 1)
-        state = OrderState(request=req, exchange_order_id=f"X{self._next_id:08d}", status="NEW",
-                           latency_ms=latency)
+        state = OrderState(
+            request=req, exchange_order_id=f"X{self._next_id:08d}", status="NEW", latency_ms=latency
+        )
         self._orders[req.client_order_id] = state
         q = self.quote(req.symbol)
         if req.order_type == "LIMIT_POST_ONLY":
@@ -179,8 +182,13 @@ class DryRunExchange:
         lost = rng.random() < self.market.ack_loss_prob
         if lost:
             return None
-        return Ack(req.client_order_id, state.exchange_order_id, state.status != "REJECTED",
-                   latency, state.reason)
+        return Ack(
+            req.client_order_id,
+            state.exchange_order_id,
+            state.status != "REJECTED",
+            latency,
+            state.reason,
+        )
 
     def resolve(self, client_order_id: str, timeout_ms: int) -> OrderState:
         """Let a resting post-only order live for ``timeout_ms``; then it is final."""

@@ -31,7 +31,13 @@ from execution.risk_limits import Exposure, RiskLimits
 from execution.screener import Screener
 from execution.state_publish import append_history, write_state
 from execution.strategies import Signal, Strategy
-from execution.utils.metrics import JsonlAppendWriter, OrderEvent, OrderMetrics, TradeEvent
+from execution.utils.metrics import (
+    JsonlAppendWriter,
+    OrderEvent,
+    OrderMetrics,
+    Side,
+    TradeEvent,
+)
 
 log = logging.getLogger("executor")
 ROUTER_METRICS_REL = Path("execution/router_metrics.jsonl")
@@ -203,20 +209,36 @@ class DryRunExecutor:
         if not decision.allowed:
             self.summary.vetoes += 1
             return
-        side = "BUY" if sig.direction > 0 else "SELL"
-        ex = self.router.execute(sig.symbol, side, qty, ts=self._clock, strategy=sig.strategy,
-                                 policy=params.router_policy, role="entry")
+        side: Side = "BUY" if sig.direction > 0 else "SELL"
+        ex = self.router.execute(
+            sig.symbol,
+            side,
+            qty,
+            ts=self._clock,
+            strategy=sig.strategy,
+            policy=params.router_policy,
+            role="entry",
+        )
         self._clock = ex.end_ts
         if ex.filled_qty <= 0:
             return
         entry = ex.avg_price
         dist = sig.stop_distance
         self.positions[(sig.symbol, sig.strategy)] = Position(
-            symbol=sig.symbol, strategy=sig.strategy, policy=params.router_policy,
-            regime=ex.events[0].regime, direction=sig.direction, qty=ex.filled_qty,
-            entry_price=entry, entry_ts=ex.events[0].ts, entry_notional=ex.notional_usd,
-            stop=entry - sig.direction * dist, target=entry + sig.direction * params.target_r * dist,
-            risk_usd=dist * ex.filled_qty, fees_usd=ex.fee_usd, opened_bar=bar,
+            symbol=sig.symbol,
+            strategy=sig.strategy,
+            policy=params.router_policy,
+            regime=ex.events[0].regime,
+            direction=sig.direction,
+            qty=ex.filled_qty,
+            entry_price=entry,
+            entry_ts=ex.events[0].ts,
+            entry_notional=ex.notional_usd,
+            stop=entry - sig.direction * dist,
+            target=entry + sig.direction * params.target_r * dist,
+            risk_usd=dist * ex.filled_qty,
+            fees_usd=ex.fee_usd,
+            opened_bar=bar,
         )
 
     def _manage(self, pos: Position, close: float, bar: int, max_hold: int) -> None:
@@ -229,9 +251,17 @@ class DryRunExecutor:
             reason, urgent = "time", False
         else:
             return
-        side = "SELL" if d > 0 else "BUY"
-        ex = self.router.execute(pos.symbol, side, pos.qty, ts=self._clock, strategy=pos.strategy,
-                                 policy=pos.policy, urgent=urgent, role="exit")
+        side: Side = "SELL" if d > 0 else "BUY"
+        ex = self.router.execute(
+            pos.symbol,
+            side,
+            pos.qty,
+            ts=self._clock,
+            strategy=pos.strategy,
+            policy=pos.policy,
+            urgent=urgent,
+            role="exit",
+        )
         self._clock = ex.end_ts
         if ex.filled_qty <= 0:
             return
@@ -248,13 +278,24 @@ class DryRunExecutor:
         self._realized_total += pnl
         self.summary.trades += 1
         self.summary.realized_pnl_usd = self._realized_total
-        self.writer.write(TradeEvent(
-            ts=round(ex.end_ts, 3), symbol=pos.symbol, strategy=pos.strategy, policy=pos.policy,
-            regime=pos.regime, trade_id=f"t-{self._trade_seq:07d}",
-            direction="LONG" if d > 0 else "SHORT", pnl_usd=pnl, risk_usd=risk,
-            r_multiple=pnl / risk, notional_usd=round(pos.entry_notional, 6),
-            entry_ts=pos.entry_ts, exit_ts=round(ex.end_ts, 3), exit_reason=reason,
-        ))
+        self.writer.write(
+            TradeEvent(
+                ts=round(ex.end_ts, 3),
+                symbol=pos.symbol,
+                strategy=pos.strategy,
+                policy=pos.policy,
+                regime=pos.regime,
+                trade_id=f"t-{self._trade_seq:07d}",
+                direction="LONG" if d > 0 else "SHORT",
+                pnl_usd=pnl,
+                risk_usd=risk,
+                r_multiple=pnl / risk,
+                notional_usd=round(pos.entry_notional, 6),
+                entry_ts=pos.entry_ts,
+                exit_ts=round(ex.end_ts, 3),
+                exit_reason=reason,
+            )
+        )
 
     def _emit_order(self, event: OrderEvent) -> None:
         self.summary.orders += 1
@@ -272,41 +313,70 @@ class DryRunExecutor:
         return Exposure(held, len(self.positions), self._realized_today)
 
     def nav(self) -> float:
-        unreal = sum(p.unrealized(self.exchange.mid(p.symbol)) - p.fees_usd + p.realized_usd
-                     for p in self.positions.values())
+        unreal = sum(
+            p.unrealized(self.exchange.mid(p.symbol)) - p.fees_usd + p.realized_usd
+            for p in self.positions.values()
+        )
         return self.cfg.strategy.nav_usd + self._realized_total + unreal
 
     def publish(self) -> None:
         ts = self._clock
         held = self._notional_by_symbol()
         nav = {
-            "ts": ts, "nav_usd": round(self.nav(), 6), "realized_pnl_usd": round(self._realized_total, 6),
+            "ts": ts,
+            "nav_usd": round(self.nav(), 6),
+            "realized_pnl_usd": round(self._realized_total, 6),
             "realized_pnl_today_usd": round(self._realized_today, 6),
-            "gross_exposure_usd": round(sum(held.values()), 6), "open_positions": len(self.positions),
+            "gross_exposure_usd": round(sum(held.values()), 6),
+            "open_positions": len(self.positions),
         }
         write_state(self.state_dir, "nav.json", nav)
         append_history(self.state_dir, "nav_history.jsonl", nav)
-        write_state(self.state_dir, "positions.json", {"ts": ts, "positions": [
-            {"symbol": p.symbol, "strategy": p.strategy, "direction": "LONG" if p.direction > 0 else "SHORT",
-             "qty": p.qty, "entry_price": p.entry_price, "stop": p.stop, "target": p.target,
-             "risk_usd": p.risk_usd, "mark_price": self.exchange.mid(p.symbol),
-             "unrealized_pnl_usd": round(p.unrealized(self.exchange.mid(p.symbol)), 6)}
-            for p in sorted(self.positions.values(), key=lambda p: (p.symbol, p.strategy))
-        ]})
+        write_state(
+            self.state_dir,
+            "positions.json",
+            {
+                "ts": ts,
+                "positions": [
+                    {
+                        "symbol": p.symbol,
+                        "strategy": p.strategy,
+                        "direction": "LONG" if p.direction > 0 else "SHORT",
+                        "qty": p.qty,
+                        "entry_price": p.entry_price,
+                        "stop": p.stop,
+                        "target": p.target,
+                        "risk_usd": p.risk_usd,
+                        "mark_price": self.exchange.mid(p.symbol),
+                        "unrealized_pnl_usd": round(p.unrealized(self.exchange.mid(p.symbol)), 6),
+                    }
+                    for p in sorted(self.positions.values(), key=lambda p: (p.symbol, p.strategy))
+                ],
+            },
+        )
         health = self.order_metrics.snapshot()
         for sym, h in health.items():
             h["regime"] = self.router.policy.regime(sym)
-        write_state(self.state_dir, "router_health.json", {
-            "ts": ts, "window_orders": self.order_metrics.window, "symbols": health})
+        write_state(
+            self.state_dir,
+            "router_health.json",
+            {"ts": ts, "window_orders": self.order_metrics.window, "symbols": health},
+        )
         write_state(self.state_dir, "universe.json", {"ts": ts, **self.screener.snapshot(held)})
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m execution.executor_live", description=__doc__.split("\n")[0])
-    parser.add_argument("--dry-run", action="store_true", help="simulated exchange and time (required)")
+    parser = argparse.ArgumentParser(
+        prog="python -m execution.executor_live", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="simulated exchange and time (required)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--sim-hours", type=float, default=24.0)
-    parser.add_argument("--out", default="logs", help="output root (execution/ and state/ below it)")
+    parser.add_argument(
+        "--out", default="logs", help="output root (execution/ and state/ below it)"
+    )
     parser.add_argument("--config", default="config", help="config directory")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -323,9 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     ex = DryRunExecutor(cfg, seed=args.seed, out_dir=args.out)
     s = ex.run(bars)
     wall = time.perf_counter() - started
-    print(f"dry run: {s.bars} bars ({args.sim_hours:g} simulated hours) in {wall:.2f}s wall; "
-          f"{s.orders} order events, {s.trades} trades, {s.vetoes} vetoes, "
-          f"realised PnL {s.realized_pnl_usd:+.2f} USD")
+    print(
+        f"dry run: {s.bars} bars ({args.sim_hours:g} simulated hours) in {wall:.2f}s wall; "
+        f"{s.orders} order events, {s.trades} trades, {s.vetoes} vetoes, "
+        f"realised PnL {s.realized_pnl_usd:+.2f} USD"
+    )
     print(f"router metrics: {ex.metrics_path}\nstate: {ex.state_dir}")
     return 0
 

@@ -97,7 +97,9 @@ class OrderRouter:
             limit = q.bid if side == "BUY" else q.ask
             state = self._place(symbol, side, remaining, "LIMIT_POST_ONLY", limit)
             if state.status == "NEW":
-                state = self.exchange.resolve(state.request.client_order_id, self.cfg.maker_timeout_ms)
+                state = self.exchange.resolve(
+                    state.request.client_order_id, self.cfg.maker_timeout_ms
+                )
                 wait_ms = self.cfg.maker_timeout_ms
             else:
                 wait_ms = 0
@@ -117,7 +119,9 @@ class OrderRouter:
         self, symbol: str, side: Side, qty: float, order_type: OrderType, limit: float | None
     ) -> OrderState:
         self._seq += 1
-        req = OrderRequest(f"{self.id_prefix}-{self._seq:07d}", symbol, side, qty, order_type, limit)
+        req = OrderRequest(
+            f"{self.id_prefix}-{self._seq:07d}", symbol, side, qty, order_type, limit
+        )
         ack = self.exchange.submit(req)
         if ack is None:
             self.ack_stats.lost += 1

@@ -44,7 +44,9 @@ def decide_regime(
 ) -> PolicyDecision:
     """Pure decision from router health; ``current`` gives the hysteresis."""
     if maker_attempts < cfg.policy_min_orders or maker_fill_rate is None:
-        return PolicyDecision(current, f"insufficient_data {maker_attempts} < {cfg.policy_min_orders}")
+        return PolicyDecision(
+            current, f"insufficient_data {maker_attempts} < {cfg.policy_min_orders}"
+        )
     if current == "maker_first":
         if maker_fill_rate < cfg.taker_heavy_below_fill_rate:
             return PolicyDecision(

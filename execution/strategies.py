@@ -49,7 +49,9 @@ class _SymbolState:
 class Strategy:
     __slots__ = ("_state", "kind", "name", "params")
 
-    def __init__(self, name: str, kind: Literal["trend_follow", "mean_revert"], params: StrategyParams):
+    def __init__(
+        self, name: str, kind: Literal["trend_follow", "mean_revert"], params: StrategyParams
+    ):
         self.name = name
         self.kind = kind
         self.params = params
@@ -75,6 +77,6 @@ class Strategy:
         if abs(z) < p.entry_z:
             return None
         with_move: Literal[1, -1] = 1 if z > 0 else -1
-        direction: Literal[1, -1] = with_move if self.kind == "trend_follow" else (-with_move)  # type: ignore[assignment]
+        direction: Literal[1, -1] = with_move if self.kind == "trend_follow" else (-with_move)
         st.cooldown = p.cooldown_bars
         return Signal(symbol, self.name, direction, p.stop_sigmas * sigma_l * close, z)

@@ -9,7 +9,7 @@ the field order (and therefore the bytes) is deterministic:
 ...                qty=0.5, price=100.0, notional_usd=50.0, is_maker=True, fallback=False,
 ...                slippage_bps=-0.5, latency_ms=12.0, fee_usd=0.005, role="entry")
 >>> encode_event(e)[:60]
-b'{"ts":1.5,"event":"order","symbol":"BTCUSDT","strategy":"s",'
+b'{"event":"order","ts":1.5,"symbol":"BTCUSDT","strategy":"s",'
 
 ``OrderMetrics`` folds order events into per-symbol router health (maker fill rate,
 fallback rate, slippage, latency) over the last N orders of each symbol.

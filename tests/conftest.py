@@ -1,0 +1,39 @@
+"""Shared fixtures and the Hypothesis profiles (``HYPOTHESIS_PROFILE=quick|ci``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from execution.config import Config, load_config
+from execution.executor_live import DryRunExecutor
+from tests.support import CONFIG_DIR
+
+settings.register_profile("quick", max_examples=50, deadline=None)
+settings.register_profile(
+    "ci", max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+
+
+@pytest.fixture(scope="session")
+def cfg() -> Config:
+    return load_config(CONFIG_DIR)
+
+
+@pytest.fixture(scope="session")
+def dry_run_dir(tmp_path_factory: pytest.TempPathFactory, cfg: Config) -> Path:
+    """One simulated day of the dry-run executor, shared by read-only tests."""
+    out = tmp_path_factory.mktemp("dry_run")
+    DryRunExecutor(cfg, seed=11, out_dir=out).run(bars=24 * 3600 // cfg.strategy.bar_seconds)
+    return out
+
+
+@pytest.fixture(scope="session")
+def dry_run_events(dry_run_dir: Path) -> list[dict]:
+    path = dry_run_dir / "execution" / "router_metrics.jsonl"
+    return [json.loads(line) for line in path.read_bytes().splitlines()]
