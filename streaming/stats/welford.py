@@ -1,0 +1,84 @@
+"""Welford's online mean and variance, merged with Chan et al.'s pairwise formula.
+
+>>> mv = MeanVar()
+>>> for x in [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]:
+...     mv.update(x)
+>>> r = mv.result
+>>> r.n, r.mean, r.variance_population, r.std_population
+(8, 5.0, 4.0, 2.0)
+>>> left, right = MeanVar(), MeanVar()
+>>> for x in [2.0, 4.0, 4.0]: left.update(x)
+>>> for x in [4.0, 5.0, 5.0, 7.0, 9.0]: right.update(x)
+>>> (left + right).result.variance_population
+4.0
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Self
+
+from streaming.stats.base import Accumulator
+
+
+@dataclass(frozen=True, slots=True)
+class MeanVarResult:
+    n: int
+    mean: float | None
+    variance: float | None  # sample (n - 1); None below two events
+    variance_population: float | None
+
+    @property
+    def std(self) -> float | None:
+        return None if self.variance is None else math.sqrt(self.variance)
+
+    @property
+    def std_population(self) -> float | None:
+        v = self.variance_population
+        return None if v is None else math.sqrt(v)
+
+
+class MeanVar(Accumulator[float, MeanVarResult]):
+    __slots__ = ("m2", "mean", "n")
+
+    def __init__(self, n: int = 0, mean: float = 0.0, m2: float = 0.0) -> None:
+        self.n = n
+        self.mean = mean
+        self.m2 = m2
+
+    def update(self, x: float) -> None:
+        self.n += 1
+        delta = x - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (x - self.mean)
+
+    def merge(self, other: Self) -> None:
+        if other.n == 0:
+            return
+        if self.n == 0:
+            self.n, self.mean, self.m2 = other.n, other.mean, other.m2
+            return
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        self.mean += delta * other.n / n
+        self.m2 += other.m2 + delta * delta * self.n * other.n / n
+        self.n = n
+
+    @property
+    def result(self) -> MeanVarResult:
+        m2 = max(self.m2, 0.0)  # never negative, whatever rounding did
+        return MeanVarResult(
+            n=self.n,
+            mean=self.mean if self.n else None,
+            variance=m2 / (self.n - 1) if self.n > 1 else None,
+            variance_population=m2 / self.n if self.n else None,
+        )
+
+    def to_state(self) -> list[float]:
+        return [self.n, self.mean, self.m2]
+
+    @classmethod
+    def from_state(cls, state: list[float]) -> Self:
+        n, mean, m2 = state
+        return cls(int(n), float(mean), float(m2))

@@ -1,0 +1,129 @@
+"""Windows: last-N and event-time windows agree with a plain slice, obey the merge law,
+round-trip their state, and hold bounded memory."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streaming.keyed import KeyedMap
+from streaming.stats import Drawdown, HitCounter, MeanVar
+from streaming.windows import LastN, TimeWindow
+from tests.streaming.test_stats import close, fold, ref_drawdown
+
+values = st.floats(-1e3, 1e3, allow_nan=False)
+timed = st.lists(st.tuples(st.floats(0, 1e4, allow_nan=False), values), max_size=60)
+
+
+def splits(data, n):
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=4)))
+    return list(zip([0, *cuts], [*cuts, n], strict=True))
+
+
+@given(st.lists(values, max_size=80), st.integers(1, 30), st.data())
+def test_last_n_equals_the_slice_under_any_split(xs, n, data):
+    """Merged parts give the drawdown of exactly the last n events."""
+    merged = LastN(n, Drawdown)
+    for lo, hi in splits(data, len(xs)):
+        merged.merge(fold(lambda: LastN(n, Drawdown), xs[lo:hi]))
+    want = ref_drawdown(xs[-n:])
+    got = merged.result
+    scale = sum(abs(x) for x in xs[-n:])
+    assert close(got.max_drawdown, want[3], scale) and close(got.total, want[0], scale)
+    assert len(merged.items) == min(n, len(xs))
+
+
+@given(st.lists(values, max_size=40), st.integers(1, 10))
+def test_last_n_state_round_trip(xs, n):
+    w = fold(lambda: LastN(n, MeanVar), xs)
+    back = LastN.from_state(json.loads(json.dumps(w.to_state())), MeanVar)
+    assert back == w
+    assert back.result == w.result
+
+
+def test_last_n_tuple_items_survive_a_round_trip():
+    w = LastN(2, HitCounterOfPairs)
+    for item in [(1.0, True), (2.0, False), (3.0, True)]:
+        w.update(item)
+    back = LastN.from_state(json.loads(json.dumps(w.to_state())), HitCounterOfPairs)
+    assert back == w and back.result == w.result == 0.5
+
+
+class HitCounterOfPairs(HitCounter):
+    def update(self, x):
+        super().update(x[1])
+
+
+@given(timed, st.floats(1, 5e3), st.floats(0, 2e4), st.data())
+def test_time_window_equals_the_filter_under_any_split(items, span, extra_wm, data):
+    """Events with ts > watermark - span, in arrival order, whatever the merge split."""
+    merged = TimeWindow(span, MeanVar)
+    for lo, hi in splits(data, len(items)):
+        merged.merge(fold(lambda: TimeWindow(span, MeanVar), items[lo:hi]))
+    own = max((ts for ts, _ in items), default=0.0)
+    for wm in (own, own + extra_wm):
+        want = [x for ts, x in items if ts > wm - span]
+        got = merged.result(watermark=wm)
+        assert got.n == len(want)
+        if want:
+            assert close(got.mean, sum(want) / len(want), max(abs(x) for x in want))
+
+
+@given(timed, st.floats(1, 5e3))
+def test_time_window_state_round_trip(items, span):
+    w = fold(lambda: TimeWindow(span, MeanVar), items)
+    back = TimeWindow.from_state(json.loads(json.dumps(w.to_state())), MeanVar)
+    assert back == w
+    assert back.result() == w.result()
+
+
+def test_time_window_memory_is_bounded_by_the_span():
+    w = TimeWindow(10.0, MeanVar)
+    for t in range(10_000):
+        w.update((float(t), 1.0))
+    assert len(w.items) == 10  # ts in (9989, 9999]
+
+
+def test_time_window_boundary_is_exclusive():
+    w = fold(lambda: TimeWindow(10.0, MeanVar), [(0.0, 1.0), (10.0, 2.0)])
+    assert w.result().n == 1  # ts 0 is not > 10 - 10
+
+
+def test_windows_reject_empty_sizes():
+    with pytest.raises(ValueError):
+        LastN(0, MeanVar)
+    with pytest.raises(ValueError):
+        TimeWindow(0.0, MeanVar)
+
+
+@given(st.lists(st.tuples(st.sampled_from("abcd"), st.booleans()), max_size=60), st.data())
+def test_keyed_map_equals_group_by_under_any_split(rows, data):
+    merged = KeyedMap(HitCounter)
+    for lo, hi in splits(data, len(rows)):
+        part = KeyedMap(HitCounter)
+        for k, x in rows[lo:hi]:
+            part.update(k, x)
+        merged.merge(part)
+    groups = {}
+    for k, x in rows:
+        groups.setdefault(k, []).append(x)
+    assert merged.keys() == sorted(groups)
+    for k, xs in groups.items():
+        assert merged.get(k).result == sum(xs) / len(xs)
+    back = KeyedMap.from_state(json.loads(json.dumps(merged.to_state())), HitCounter,
+                               HitCounter.from_state)
+    assert back == merged
+
+
+def test_keyed_map_of_windows_restores_with_its_factory():
+    k = KeyedMap(lambda: LastN(2, MeanVar))
+    for key, x in [("a", 1.0), ("a", 2.0), ("a", 3.0), ("b", 5.0)]:
+        k.update(key, x)
+    back = KeyedMap.from_state(k.to_state(), lambda: LastN(2, MeanVar),
+                               lambda s: LastN.from_state(s, MeanVar))
+    assert back == k
+    assert back.get("a").result.mean == 2.5
+    assert len(k) == 2
