@@ -123,7 +123,7 @@ class LineDecoder(Generic[T]):
 
     def __init__(
         self,
-        type: Any,  # noqa: A002 - mirrors msgspec's own argument name
+        type: Any,
         *,
         tag_field: str | None = None,
         id_of: Callable[[T], str | None] | None = None,
@@ -137,13 +137,19 @@ class LineDecoder(Generic[T]):
     def decode(self, line: bytes) -> T | Reject | Skip:
         try:
             record = self._decoder.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError,
-                RecursionError) as exc:
+        except (
+            msgspec.DecodeError,
+            msgspec.ValidationError,
+            UnicodeDecodeError,
+            RecursionError,
+        ) as exc:
             return classify(exc, line, self.tag_field)
         if self.id_of is not None:
             key = self.id_of(record)
             if key is not None:
                 if key in self.recent:
-                    return Reject("duplicate_id", f"id {key!r} seen within the last {self.recent.horizon}")
+                    return Reject(
+                        "duplicate_id", f"id {key!r} seen within the last {self.recent.horizon}"
+                    )
                 self.recent.add(key)
         return record

@@ -70,7 +70,9 @@ class KeyedMap(Generic[A]):
         return {key: acc.to_state() for key, acc in self.items()}
 
     @classmethod
-    def from_state(cls, state: State, factory: Callable[[], A], restore: Callable[[State], A]) -> Self:
+    def from_state(
+        cls, state: State, factory: Callable[[], A], restore: Callable[[State], A]
+    ) -> Self:
         out = cls(factory)
         out._groups = {str(k): restore(v) for k, v in state.items()}
         return out

@@ -30,17 +30,18 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 from streaming.stats.base import State
 
 X = TypeVar("X")
-R = TypeVar("R", covariant=True)
+R = TypeVar("R")
 X_contra = TypeVar("X_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
 
 
-class Folder(Protocol[X_contra, R]):
+class Folder(Protocol[X_contra, R_co]):
     """What a window folds through: anything with ``update`` and ``result``."""
 
     def update(self, x: X_contra, /) -> None: ...
 
     @property
-    def result(self) -> R: ...
+    def result(self) -> R_co: ...
 
 
 def jsonable(x: Any) -> Any:
@@ -55,7 +56,9 @@ class LastN(Generic[X, R]):
 
     __slots__ = ("factory", "items", "n")
 
-    def __init__(self, n: int, factory: Callable[[], Folder[X, R]], items: Iterable[X] = ()) -> None:
+    def __init__(
+        self, n: int, factory: Callable[[], Folder[X, R]], items: Iterable[X] = ()
+    ) -> None:
         if n <= 0:
             raise ValueError(f"window size must be positive, got {n}")
         self.n = n

@@ -5,18 +5,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, Generic, Self, TypeVar
 
-X = TypeVar("X", contravariant=True)
-R = TypeVar("R", covariant=True)
+X_contra = TypeVar("X_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
 State = Any  # JSON-compatible: numbers, strings, lists and string-keyed dicts
 
 
-class Accumulator(ABC, Generic[X, R]):
+class Accumulator(ABC, Generic[X_contra, R_co]):
     """An ordered monoid over a stream of ``X`` with a result of type ``R``."""
 
     __slots__ = ()
 
     @abstractmethod
-    def update(self, x: X) -> None:
+    def update(self, x: X_contra) -> None:
         """Absorb one event (returns nothing: the object holds the state)."""
 
     @abstractmethod
@@ -25,7 +25,7 @@ class Accumulator(ABC, Generic[X, R]):
 
     @property
     @abstractmethod
-    def result(self) -> R:
+    def result(self) -> R_co:
         """The current value, read-only."""
 
     @abstractmethod

@@ -50,8 +50,7 @@ class Drawdown(Accumulator[float, DrawdownResult]):
         elif self.total < self.trough:
             self.trough = self.total
         fall = self.peak - self.total
-        if fall > self.max_drawdown:
-            self.max_drawdown = fall
+        self.max_drawdown = max(self.max_drawdown, fall)
 
     def merge(self, other: Self) -> None:
         across = self.peak - (self.total + other.trough)

@@ -27,8 +27,12 @@ class Other(msgspec.Struct, tag_field="kind", tag="other"):
 
 
 def decoder(horizon=100):
-    return LineDecoder(Item | Other, tag_field="kind", id_of=lambda r: f"{type(r).__name__}:{r.id}",
-                       dedup_horizon=horizon)
+    return LineDecoder(
+        Item | Other,
+        tag_field="kind",
+        id_of=lambda r: f"{type(r).__name__}:{r.id}",
+        dedup_horizon=horizon,
+    )
 
 
 @pytest.mark.parametrize(

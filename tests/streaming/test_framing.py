@@ -17,8 +17,13 @@ def reference(data: bytes, limit: int) -> tuple[list, bytes]:
     return frames, tail
 
 
-@given(lines, st.booleans(), st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")),
-       st.integers(4, 20), st.data())
+@given(
+    lines,
+    st.booleans(),
+    st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")),
+    st.integers(4, 20),
+    st.data(),
+)
 def test_any_chunking_gives_the_same_frames(body, _, tail, limit, data):
     stream = b"".join(x + b"\n" for x in body) + tail
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12)))

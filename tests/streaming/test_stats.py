@@ -8,6 +8,7 @@ square), the best any float algorithm can promise for arbitrary inputs.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
@@ -116,7 +117,7 @@ def test_merge_law_any_parts(case, data):
     cuts = sorted(data.draw(st.lists(st.integers(0, len(xs)), max_size=5)))
     bounds = [0, *cuts, len(xs)]
     merged = spec.factory()
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         merged.merge(fold(spec.factory, xs[lo:hi]))
     assert spec.agrees(merged, xs)
 
@@ -160,7 +161,9 @@ def test_state_round_trips_exactly_through_json(case):
     assert a == b
 
 
-@given(st.floats(-1e9, 1e9, allow_nan=False), st.lists(st.floats(-1e-3, 1e-3), min_size=2, max_size=80))
+@given(
+    st.floats(-1e9, 1e9, allow_nan=False), st.lists(st.floats(-1e-3, 1e-3), min_size=2, max_size=80)
+)
 def test_meanvar_near_equal_values(base, deltas):
     """Large offset, tiny spread: Welford matches a two-pass computation."""
     xs = [base + d for d in deltas]
@@ -169,7 +172,9 @@ def test_meanvar_near_equal_values(base, deltas):
     two_pass = float(np.var(np.asarray(xs), ddof=1))
     spread = max(xs) - min(xs)
     assert acc.result.variance is not None
-    assert abs(acc.result.variance - two_pass) <= 1e-6 * spread * spread + 1e-12 * abs(base) * spread
+    assert (
+        abs(acc.result.variance - two_pass) <= 1e-6 * spread * spread + 1e-12 * abs(base) * spread
+    )
     assert acc.result.variance >= 0.0
 
 

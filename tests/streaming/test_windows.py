@@ -113,8 +113,9 @@ def test_keyed_map_equals_group_by_under_any_split(rows, data):
     assert merged.keys() == sorted(groups)
     for k, xs in groups.items():
         assert merged.get(k).result == sum(xs) / len(xs)
-    back = KeyedMap.from_state(json.loads(json.dumps(merged.to_state())), HitCounter,
-                               HitCounter.from_state)
+    back = KeyedMap.from_state(
+        json.loads(json.dumps(merged.to_state())), HitCounter, HitCounter.from_state
+    )
     assert back == merged
 
 
@@ -122,8 +123,9 @@ def test_keyed_map_of_windows_restores_with_its_factory():
     k = KeyedMap(lambda: LastN(2, MeanVar))
     for key, x in [("a", 1.0), ("a", 2.0), ("a", 3.0), ("b", 5.0)]:
         k.update(key, x)
-    back = KeyedMap.from_state(k.to_state(), lambda: LastN(2, MeanVar),
-                               lambda s: LastN.from_state(s, MeanVar))
+    back = KeyedMap.from_state(
+        k.to_state(), lambda: LastN(2, MeanVar), lambda s: LastN.from_state(s, MeanVar)
+    )
     assert back == k
     assert back.get("a").result.mean == 2.5
     assert len(k) == 2
