@@ -14,7 +14,6 @@ histories get whole-line appends.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import msgspec
 
 from execution.utils.metrics import JsonlAppendWriter
 from streaming.atomic import atomic_write_bytes
+from streaming.jsonsafe import check_finite
 
 DEFAULT_STATE_DIR = Path("logs/state")
 STATE_FILES = ("nav.json", "positions.json", "router_health.json", "universe.json")
@@ -30,21 +30,9 @@ STATE_FILES = ("nav.json", "positions.json", "router_health.json", "universe.jso
 
 def encode_document(doc: Mapping[str, Any]) -> bytes:
     """Deterministic, human-readable JSON; refuses NaN and infinities."""
-    _check_finite(doc, "$")
+    check_finite(doc)
     raw = msgspec.json.encode(doc, order="sorted")
     return msgspec.json.format(raw, indent=2) + b"\n"
-
-
-def _check_finite(value: object, where: str) -> None:
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"non-finite number {value!r} at {where}")
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            _check_finite(v, f"{where}.{k}")
-    elif isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            _check_finite(v, f"{where}[{i}]")
 
 
 def write_state(state_dir: str | Path, name: str, doc: Mapping[str, Any]) -> Path:
@@ -56,6 +44,6 @@ def write_state(state_dir: str | Path, name: str, doc: Mapping[str, Any]) -> Pat
 
 def append_history(state_dir: str | Path, name: str, record: Mapping[str, Any]) -> None:
     """Append one record to a JSONL history next to the state documents."""
-    _check_finite(record, "$")
+    check_finite(record)
     with JsonlAppendWriter(Path(state_dir) / name) as w:
         w.write_bytes(msgspec.json.encode(record, order="sorted") + b"\n")

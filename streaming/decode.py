@@ -48,6 +48,7 @@ REJECT_REASONS = (
     "duplicate_id",
 )
 _NON_FINITE_TOKEN = re.compile(rb"(?<![\"\w])-?(NaN|Infinity|inf|nan)(?![\"\w])")
+_BOUND = re.compile(r"^Expected `\w+` (>|<|>=|<=) ")
 DEFAULT_DEDUP_HORIZON = 100_000
 
 
@@ -108,6 +109,8 @@ def classify(exc: Exception, line: bytes, tag_field: str | None) -> Reject | Ski
             return Skip("unknown_tag", msg)
         if "out of range" in msg or "non-finite" in msg:
             return Reject("non_finite", msg)
+        if _BOUND.match(msg):
+            return Reject("invalid_value", msg)
         if msg.startswith("Expected"):
             return Reject("wrong_type", msg)
         return Reject("invalid_value", msg)

@@ -1,0 +1,2 @@
+"""Execution Intelligence v6: expectancy surfaces and symbol scores over the
+router-metrics log (observation only)."""
