@@ -31,6 +31,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from streaming.checkpoint import CheckpointStore
 from streaming.follow import Follower, Position
 from streaming.framing import OVERLONG
 
@@ -60,7 +61,9 @@ class FollowerMachine(RuleBasedStateMachine):
         self.follower: Follower | None = Follower(self.path)
         self.follower.poll()  # started: it has opened the (empty) live file
         self.started = True  # polled since (re)start, so it holds the file open
+        self.store = CheckpointStore(self.dir / "ckpt" / "follower.ckpt")
         self.ckpt: tuple[Position, int, int] = (self.follower.position, 0, 0)
+        self.checkpoint()
 
     def teardown(self) -> None:
         if self.follower is not None:
@@ -222,7 +225,15 @@ class FollowerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.follower is not None)
     @rule()
     def checkpoint(self) -> None:
+        """Position and what was consumed, saved together through the real store."""
         assert self.follower is not None
+        self.store.save(
+            {
+                "position": self.follower.position.to_state(),
+                "delivered": len(self.delivered),
+                "gaps": self.gaps,
+            }
+        )
         self.ckpt = (self.follower.position, len(self.delivered), self.gaps)
 
     @precondition(lambda self: self.follower is not None)
@@ -233,7 +244,12 @@ class FollowerMachine(RuleBasedStateMachine):
         self.follower.close()
         self.follower = None
         self.started = False
-        position, n, gaps = self.ckpt
+        loaded = CheckpointStore(self.store.path).load()
+        assert loaded is not None
+        position = Position.from_state(loaded.payload["position"])
+        n, gaps = loaded.payload["delivered"], loaded.payload["gaps"]
+        assert position == self.ckpt[0]
+        self.ckpt = (position, n, gaps)
         self.delivered = self.delivered[:n]
         self.gaps = gaps
         # lines already destroyed on disk can no longer be re-read
@@ -269,6 +285,9 @@ class FollowerMachine(RuleBasedStateMachine):
 
 
 FollowerMachine.TestCase.settings = settings(
-    stateful_step_count=40, deadline=None, max_examples=settings.default.max_examples
+    stateful_step_count=40,
+    deadline=None,
+    # thousands of runs in the CI profile, a quick pass in development
+    max_examples=2000 if settings.default.max_examples >= 400 else 100,
 )
 TestFollower = FollowerMachine.TestCase
