@@ -43,6 +43,7 @@ import contextlib
 import gzip
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -432,24 +433,43 @@ class WholeFile:
     end: int  # content size: the offset after the last byte
 
 
+def iter_frames(
+    path: str | Path,
+    *,
+    max_line_bytes: int = 1 << 20,
+    offset: int = 0,
+    skipping: bool = False,
+    read_size: int = READ_SIZE,
+) -> Iterator[tuple[list[Frame], int]]:
+    """The frames of one complete file (plain or ``.gz``) from ``offset``, one read
+    at a time, each with the content offset read so far; a last line without a
+    newline is delivered, since the file is complete. Memory is bounded by a read."""
+    path = Path(path)
+    opener = gzip.open if _is_gz(path) else open
+    pending = b""
+    end = offset
+    with opener(path, "rb") as fh:
+        fh.seek(offset)
+        while chunk := fh.read(read_size):
+            end += len(chunk)
+            buf = pending + chunk if pending else chunk
+            got, used, skipping = split_lines(buf, skipping=skipping, max_line_bytes=max_line_bytes)
+            pending = buf[used:]
+            yield got, end
+    if pending and not skipping:
+        yield [pending], end
+
+
 def read_whole(
     path: str | Path, *, max_line_bytes: int = 1 << 20, offset: int = 0, skipping: bool = False
 ) -> WholeFile:
     """All frames of one complete file (plain or ``.gz``) from ``offset``; a last
     line without a newline is delivered, since the file is complete."""
-    path = Path(path)
-    opener = gzip.open if _is_gz(path) else open
     frames: list[Frame] = []
-    pending = b""
     end = offset
-    with opener(path, "rb") as fh:
-        fh.seek(offset)
-        while chunk := fh.read(READ_SIZE):
-            end += len(chunk)
-            buf = pending + chunk if pending else chunk
-            got, used, skipping = split_lines(buf, skipping=skipping, max_line_bytes=max_line_bytes)
-            frames.extend(got)
-            pending = buf[used:]
-    if pending and not skipping:
-        frames.append(pending)
+    for got, reached in iter_frames(
+        path, max_line_bytes=max_line_bytes, offset=offset, skipping=skipping
+    ):
+        frames.extend(got)
+        end = reached
     return WholeFile(frames, end)

@@ -9,6 +9,7 @@ JSON. ``a + b`` is a merged copy, ``a += b`` merges in place.
 from streaming.stats.base import Accumulator, State
 from streaming.stats.count import Count, HitCounter
 from streaming.stats.drawdown import Drawdown, DrawdownResult
+from streaming.stats.streak import Streak
 from streaming.stats.sums import CompensatedSum
 from streaming.stats.welford import MeanVar, MeanVarResult
 
@@ -22,4 +23,5 @@ __all__ = [
     "MeanVar",
     "MeanVarResult",
     "State",
+    "Streak",
 ]

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from streaming.stats import CompensatedSum, Count, Drawdown, HitCounter, MeanVar
+from streaming.stats import CompensatedSum, Count, Drawdown, HitCounter, MeanVar, Streak
 
 REL = 1e-9
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
@@ -44,6 +44,10 @@ def ref_drawdown(xs: list[float]) -> tuple[float, float, float, float]:
     path = np.concatenate([[0.0], np.cumsum(np.asarray(xs, dtype=float))])
     peaks = np.maximum.accumulate(path)
     return float(path[-1]), float(path.max()), float(path.min()), float((peaks - path).max())
+
+
+def ref_longest_run(xs: list[bool]) -> int:
+    return max((len(list(g)) for k, g in itertools.groupby(xs) if k), default=0)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ SPECS = [
     ),
     Spec("meanvar", MeanVar, finite, _meanvar_agrees),
     Spec("drawdown", Drawdown, finite, _drawdown_agrees),
+    Spec("streak", Streak, st.booleans(), lambda a, xs: a.result == ref_longest_run(xs)),
 ]
 ids = [s.name for s in SPECS]
 

@@ -1,0 +1,615 @@
+"""Expectancy surfaces v6: per symbol, strategy, router policy and regime, for every
+configured window (architecture §4), published as ``expectancy_v6.json`` (§5).
+
+Two paths give the same document:
+
+* :func:`expectancy_surfaces` — the **batch oracle** and the pure-data API: a plain
+  function over a list of event dicts, typed records or raw JSONL lines, computing
+  each group's figures directly from its list of events;
+* :class:`ExpectancyEngine` — the **streaming engine**: events one at a time into
+  keyed monoid accumulators (:mod:`execution.intel.stats` over :mod:`streaming`), a
+  document at any moment, and ``to_state``/``from_state`` for checkpoints. Feeding
+  the same events in any chunking, with any number of snapshot/restore cycles,
+  yields the batch document (floats within 1e-9 relative).
+
+Windows: ``all``; ``<N>t`` — the last N trades of each group (and its last N
+orders for the router figures); ``<T>s|m|h|d`` — events with
+``ts > watermark − T``, the watermark being the largest ``ts`` of the whole input
+(event time, so a replay equals the live run). Within a window, paths such as the
+cumulative R follow arrival order. A group appears in a window when it has at least
+one event in it.
+
+>>> lines = [
+...     b'{"event":"trade","ts":1,"symbol":"BTCUSDT","trade_id":"a","pnl_usd":20,"risk_usd":10}',
+...     b'{"event":"trade","ts":2,"symbol":"BTCUSDT","trade_id":"b","pnl_usd":-10,"risk_usd":10}',
+...     b'not json',
+... ]
+>>> doc = expectancy_surfaces(lines, windows=["all", "1t"])
+>>> btc = doc["windows"]["all"]["symbols"]["BTCUSDT"]
+>>> btc["trades"], btc["hit_rate"], btc["avg_r"], btc["max_drawdown_r"], btc["dd_expectancy"]
+(2, 0.5, 0.5, 1.0, 0.0)
+>>> doc["windows"]["1t"]["symbols"]["BTCUSDT"]["avg_r"], doc["inputs"]["reject_reasons"]
+(-1.0, {'not_json': 1})
+>>> engine = ExpectancyEngine(windows=["all", "1t"])
+>>> for line in lines:
+...     engine.feed(line)
+>>> engine.document(generated_at=doc["generated_at"]) == doc
+True
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from execution.config import WINDOW_RE, IntelConfig
+from execution.intel.events import Event, Order, Trade, event_id, make_decoder
+from execution.intel.figures import figures
+from execution.intel.stats import (
+    OrderStats,
+    Sufficient,
+    TradeStats,
+    combine,
+    order_item,
+    trade_item,
+)
+from streaming.decode import (
+    DEFAULT_DEDUP_HORIZON,
+    LineDecoder,
+    RecentIds,
+    Reject,
+    Skip,
+    classify,
+)
+from streaming.follow import iter_frames, rotated_set
+from streaming.framing import OVERLONG, Frame
+from streaming.jsonsafe import check_finite
+from streaming.keyed import KeyedMap
+from streaming.windows import LastN, TimeWindow
+
+SCHEMA: Final = "expectancy_v6"
+VERSION: Final = 1
+STATE_VERSION: Final = 1
+DIMENSIONS: Final = ("symbols", "strategies", "policies", "regimes")
+_UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _keys(e: Event) -> tuple[str, str, str, str]:
+    return (e.symbol, e.strategy, e.policy, e.regime)
+
+
+# --- windows --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A lookback: ``all``, the last ``trades`` events of each group, or ``seconds``
+    of event time before the watermark.
+
+    >>> Window.parse("50t"), Window.parse("7d").seconds, Window.parse("all").lookback
+    (Window(spec='50t', trades=50, seconds=None), 604800.0, {'trades': None, 'seconds': None})
+    """
+
+    spec: str
+    trades: int | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> Window:
+        if not WINDOW_RE.match(spec):
+            raise ValueError(f"bad window {spec!r} (use all, <N>t, or <T>s|m|h|d)")
+        if spec == "all":
+            return cls(spec)
+        if spec.endswith("t"):
+            return cls(spec, trades=int(spec[:-1]))
+        return cls(spec, seconds=float(spec[:-1]) * _UNITS[spec[-1]])
+
+    @property
+    def lookback(self) -> dict[str, Any]:
+        return {"trades": self.trades, "seconds": self.seconds}
+
+
+def parse_windows(specs: Iterable[str]) -> list[Window]:
+    """Distinct windows in the order given."""
+    return [Window.parse(s) for s in dict.fromkeys(specs)]
+
+
+# --- input ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Inputs:
+    """What the input held: applied events and counted rejects and skips."""
+
+    orders: int = 0
+    trades: int = 0
+    rejected: Counter[str] | None = None
+    skipped: Counter[str] | None = None
+    gaps: int = 0
+    watermark: float | None = None
+
+    def __post_init__(self) -> None:
+        self.rejected = self.rejected if self.rejected is not None else Counter()
+        self.skipped = self.skipped if self.skipped is not None else Counter()
+
+    def saw(self, e: Event) -> None:
+        if isinstance(e, Trade):
+            self.trades += 1
+        else:
+            self.orders += 1
+        if self.watermark is None or e.ts > self.watermark:
+            self.watermark = e.ts
+
+    def document(self) -> dict[str, Any]:
+        assert self.rejected is not None and self.skipped is not None
+        return {
+            "events": self.orders + self.trades,
+            "orders": self.orders,
+            "trades": self.trades,
+            "rejected": sum(self.rejected.values()),
+            "reject_reasons": dict(sorted(self.rejected.items())),
+            "skipped": sum(self.skipped.values()),
+            "skip_reasons": dict(sorted(self.skipped.items())),
+            "gaps": self.gaps,
+        }
+
+    def to_state(self) -> dict[str, Any]:
+        return {**self.document(), "watermark": self.watermark}
+
+    @classmethod
+    def from_state(cls, s: Mapping[str, Any]) -> Inputs:
+        return cls(
+            orders=int(s["orders"]),
+            trades=int(s["trades"]),
+            rejected=Counter({str(k): int(v) for k, v in s["reject_reasons"].items()}),
+            skipped=Counter({str(k): int(v) for k, v in s["skip_reasons"].items()}),
+            gaps=int(s["gaps"]),
+            watermark=None if s["watermark"] is None else float(s["watermark"]),
+        )
+
+
+def to_event(
+    raw: Any, decoder: Callable[[bytes], Event | Reject | Skip] | None = None
+) -> Event | Reject | Skip:
+    """An event dict, a typed record or one raw line → an event, reject or skip."""
+    if isinstance(raw, Order | Trade):
+        return raw
+    if isinstance(raw, bytes | bytearray | memoryview):
+        if decoder is None:
+            raise TypeError("raw lines need a decoder")
+        return decoder(bytes(raw))
+    if raw is OVERLONG:
+        return Reject("over_long", "line longer than the limit")
+    if not isinstance(raw, Mapping):
+        return Reject("not_object", f"expected an object, got {type(raw).__name__}")
+    try:
+        check_finite(raw)
+    except ValueError as exc:
+        return Reject("non_finite", str(exc))
+    except RecursionError:
+        return Reject("too_deep", "nesting too deep")
+    try:
+        event: Event = msgspec.convert(raw, Event)
+    except msgspec.ValidationError as exc:
+        return classify(exc, b"", "event")
+    return event
+
+
+# --- the batch oracle -----------------------------------------------------------------
+
+
+def _longest_run(flags: Iterable[bool]) -> int:
+    return max((len(list(g)) for k, g in itertools.groupby(flags) if k), default=0)
+
+
+def _max_drawdown(rs: Sequence[float]) -> float:
+    peak = total = worst = 0.0
+    for r in rs:
+        total += r
+        peak = max(peak, total)
+        worst = max(worst, peak - total)
+    return worst
+
+
+def _mean(xs: Sequence[float]) -> float | None:
+    return statistics.fmean(xs) if xs else None
+
+
+def batch_sufficient(trades: Sequence[Trade], orders: Sequence[Order], eps: float) -> Sufficient:
+    """One group's record, computed directly from its event lists (the oracle)."""
+    rs = [t.r for t in trades if t.r is not None]
+    risked = [t for t in trades if t.risk_usd is not None]
+    scratch = [t.r is not None and abs(t.r) < eps for t in trades]
+    fills = [o for o in orders if o.filled]
+    slipped = [o for o in fills if o.slippage_bps is not None]
+    latencies = [o.latency_ms for o in orders if o.latency_ms is not None]
+    win_rs = [t.r for t in trades if t.pnl_usd > 0 and t.r is not None]
+    loss_rs = [t.r for t in trades if t.pnl_usd < 0 and t.r is not None]
+    return Sufficient(
+        trades=len(trades),
+        wins=sum(t.pnl_usd > 0 for t in trades),
+        losses=sum(t.pnl_usd < 0 for t in trades),
+        scratches=sum(scratch),
+        decisive_wins=sum(t.pnl_usd > 0 and not s for t, s in zip(trades, scratch, strict=True)),
+        pnl_usd=math.fsum(t.pnl_usd for t in trades),
+        gross_profit_usd=math.fsum(t.pnl_usd for t in trades if t.pnl_usd > 0),
+        gross_loss_usd=-math.fsum(t.pnl_usd for t in trades if t.pnl_usd < 0),
+        risk_trades=len(risked),
+        risk_pnl_usd=math.fsum(t.pnl_usd for t in risked),
+        risk_usd=math.fsum(t.risk_usd for t in risked if t.risk_usd is not None),
+        r_trades=len(rs),
+        sum_r=math.fsum(rs),
+        mean_r=_mean(rs),
+        var_r=statistics.variance(rs) if len(rs) > 1 else None,
+        win_r_trades=len(win_rs),
+        mean_win_r=_mean(win_rs),
+        loss_r_trades=len(loss_rs),
+        mean_loss_r=_mean(loss_rs),
+        max_drawdown_r=_max_drawdown(rs),
+        longest_loss_streak=_longest_run(t.pnl_usd < 0 for t in trades),
+        orders=len(orders),
+        fills=len(fills),
+        maker_fills=sum(o.is_maker for o in fills),
+        fallbacks=sum(o.fallback for o in fills),
+        rejects=sum(o.status == "REJECTED" for o in orders),
+        slippage_fills=len(slipped),
+        mean_slippage_bps=_mean([o.slippage_bps for o in slipped if o.slippage_bps is not None]),
+        slippage_cost_usd=math.fsum(
+            o.slippage_bps * o.notional_usd / 1e4 for o in slipped if o.slippage_bps is not None
+        ),
+        notional_usd=math.fsum(o.notional_usd for o in orders),
+        latency_orders=len(latencies),
+        mean_latency_ms=_mean(latencies),
+    )
+
+
+def _in_window(events: list[Event], w: Window, watermark: float | None) -> list[Event]:
+    if w.seconds is not None:
+        if watermark is None:
+            return []
+        horizon = watermark - w.seconds
+        return [e for e in events if e.ts > horizon]
+    return events
+
+
+def expectancy_surfaces(
+    events: Iterable[Any],
+    *,
+    windows: Iterable[str] = ("all", "50t", "7d"),
+    dd_penalty: float = 1.0,
+    scratch_epsilon_r: float = 0.0,
+    generated_at: float | None = None,
+) -> dict[str, Any]:
+    """The ``expectancy_v6`` document of ``events`` (dicts, records or raw lines).
+
+    Every input is applied or counted as rejected (with its reason) or skipped;
+    duplicate ids are rejected over the whole input.
+    """
+    wins_ = parse_windows(windows)
+    decoder = LineDecoder[Event](Event, tag_field="event").decode  # ids checked below
+    seen: set[str] = set()
+    inputs = Inputs()
+    assert inputs.rejected is not None and inputs.skipped is not None
+    good: list[Event] = []
+    for raw in events:
+        e = to_event(raw, decoder)
+        if isinstance(e, Reject):
+            inputs.rejected[e.reason] += 1
+        elif isinstance(e, Skip):
+            inputs.skipped[e.reason] += 1
+        elif event_id(e) in seen:
+            inputs.rejected["duplicate_id"] += 1
+        else:
+            seen.add(event_id(e))
+            good.append(e)
+            inputs.saw(e)
+    groups: dict[str, dict[str, dict[str, Sufficient]]] = {}
+    for w in wins_:
+        in_window = _in_window(good, w, inputs.watermark)
+        groups[w.spec] = {}
+        for d, dim in enumerate(DIMENSIONS):
+            by_key: dict[str, tuple[list[Trade], list[Order]]] = defaultdict(lambda: ([], []))
+            for e in in_window:
+                pair = by_key[_keys(e)[d]]
+                if isinstance(e, Trade):
+                    pair[0].append(e)
+                else:
+                    pair[1].append(e)
+            n = w.trades
+            groups[w.spec][dim] = {
+                key: batch_sufficient(ts[-n:] if n else ts, os[-n:] if n else os, scratch_epsilon_r)
+                for key, (ts, os) in by_key.items()
+            }
+    return build_document(
+        groups,
+        wins_,
+        inputs,
+        dd_penalty=dd_penalty,
+        scratch_epsilon_r=scratch_epsilon_r,
+        generated_at=generated_at,
+    )
+
+
+def build_document(
+    groups: Mapping[str, Mapping[str, Mapping[str, Sufficient]]],
+    windows: Sequence[Window],
+    inputs: Inputs,
+    *,
+    dd_penalty: float,
+    scratch_epsilon_r: float,
+    generated_at: float | None,
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "generated_at": time.time() if generated_at is None else generated_at,
+        "as_of": inputs.watermark,
+        "inputs": inputs.document(),
+        "config": {"dd_penalty": dd_penalty, "scratch_epsilon_r": scratch_epsilon_r},
+        "windows": {
+            w.spec: {
+                "lookback": w.lookback,
+                **{
+                    dim: {
+                        key: figures(s, dd_penalty=dd_penalty)
+                        for key, s in sorted(groups[w.spec][dim].items())
+                    }
+                    for dim in DIMENSIONS
+                },
+            }
+            for w in windows
+        },
+    }
+
+
+# --- the streaming engine -------------------------------------------------------------
+
+
+class _Surface:
+    """One window's keyed accumulators: per dimension, trades and orders by key."""
+
+    __slots__ = ("maps", "timed", "window")
+
+    def __init__(self, window: Window, eps: float) -> None:
+        self.window = window
+        self.timed = window.seconds is not None
+        trades, orders = self._factories(eps)
+        self.maps = [(KeyedMap(trades), KeyedMap(orders)) for _ in DIMENSIONS]
+
+    def _factories(self, eps: float) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        w = self.window
+
+        def trade_stats() -> TradeStats:
+            return TradeStats(eps)
+
+        if w.trades is not None:
+            n = w.trades
+            return (lambda: LastN(n, trade_stats)), (lambda: LastN(n, OrderStats))
+        if w.seconds is not None:
+            span = w.seconds
+            return (lambda: TimeWindow(span, trade_stats)), (lambda: TimeWindow(span, OrderStats))
+        return trade_stats, OrderStats
+
+    def _restorer(self, eps: float) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+        w = self.window
+
+        def trade_stats() -> TradeStats:
+            return TradeStats(eps)
+
+        if w.trades is not None:
+            return (
+                lambda s: LastN.from_state(s, trade_stats),
+                lambda s: LastN.from_state(s, OrderStats),
+            )
+        if w.seconds is not None:
+            return (
+                lambda s: TimeWindow.from_state(s, trade_stats),
+                lambda s: TimeWindow.from_state(s, OrderStats),
+            )
+        return TradeStats.from_state, OrderStats.from_state
+
+    def update(self, keys: tuple[str, ...], is_trade: bool, item: Any, ts: float) -> None:
+        x = (ts, item) if self.timed else item
+        side = 0 if is_trade else 1
+        for keyed, key in zip(self.maps, keys, strict=True):
+            keyed[side].update(key, x)
+
+    def sufficient(self, watermark: float | None) -> dict[str, dict[str, Sufficient]]:
+        out: dict[str, dict[str, Sufficient]] = {}
+        for dim, (trades, orders) in zip(DIMENSIONS, self.maps, strict=True):
+            groups: dict[str, Sufficient] = {}
+            for key in sorted(set(trades.keys()) | set(orders.keys())):
+                t = self._read(trades.get(key), watermark)
+                o = self._read(orders.get(key), watermark)
+                if t.trades or o.orders:
+                    groups[key] = combine(t, o)
+            out[dim] = groups
+        return out
+
+    def _read(self, acc: Any, watermark: float | None) -> Sufficient:
+        if acc is None:
+            return Sufficient()
+        if self.timed:
+            if watermark is None:
+                return Sufficient()
+            result: Sufficient = acc.result(watermark)
+            return result
+        result = acc.result
+        return result
+
+    def to_state(self) -> list[dict[str, Any]]:
+        return [{"trades": t.to_state(), "orders": o.to_state()} for t, o in self.maps]
+
+    def restore(self, state: Sequence[Mapping[str, Any]], eps: float) -> None:
+        trades_f, orders_f = self._factories(eps)
+        trades_r, orders_r = self._restorer(eps)
+        self.maps = [
+            (
+                KeyedMap.from_state(s["trades"], trades_f, trades_r),
+                KeyedMap.from_state(s["orders"], orders_f, orders_r),
+            )
+            for s in state
+        ]
+
+
+class EngineStateError(ValueError):
+    """A saved engine state that does not fit this engine (other windows, epsilon)."""
+
+
+class ExpectancyEngine:
+    """The streaming path: feed lines or events, read a document at any moment."""
+
+    __slots__ = ("_surfaces", "dd_penalty", "decoder", "eps", "inputs", "windows")
+
+    def __init__(
+        self,
+        windows: Iterable[str] = ("all", "50t", "7d"),
+        *,
+        dd_penalty: float = 1.0,
+        scratch_epsilon_r: float = 0.0,
+        dedup_horizon: int = DEFAULT_DEDUP_HORIZON,
+    ) -> None:
+        self.windows = parse_windows(windows)
+        self.dd_penalty = dd_penalty
+        self.eps = scratch_epsilon_r
+        self.decoder = make_decoder(dedup_horizon)
+        self.inputs = Inputs()
+        self._surfaces = [_Surface(w, self.eps) for w in self.windows]
+
+    @classmethod
+    def from_config(
+        cls, cfg: IntelConfig, windows: Iterable[str] | None = None
+    ) -> ExpectancyEngine:
+        """The configured engine; ``windows`` overrides the configured ones. The score
+        window is always included."""
+        specs = list(windows) if windows else list(cfg.windows)
+        return cls(
+            [*specs, cfg.score.window],
+            dd_penalty=cfg.dd_penalty,
+            scratch_epsilon_r=cfg.scratch_epsilon_r,
+        )
+
+    # --- input --------------------------------------------------------------------------
+
+    def feed(self, frame: Frame) -> None:
+        """One line (without its newline) or an over-long marker."""
+        if frame is OVERLONG:
+            self._count_reject(Reject("over_long"))
+            return
+        assert isinstance(frame, bytes)
+        e = self.decoder.decode(frame)
+        if isinstance(e, Reject):
+            self._count_reject(e)
+        elif isinstance(e, Skip):
+            assert self.inputs.skipped is not None
+            self.inputs.skipped[e.reason] += 1
+        else:
+            self.apply(e)
+
+    def feed_many(self, frames: Iterable[Frame]) -> None:
+        for frame in frames:
+            self.feed(frame)
+
+    def _count_reject(self, r: Reject) -> None:
+        assert self.inputs.rejected is not None
+        self.inputs.rejected[r.reason] += 1
+
+    def apply(self, e: Event) -> None:
+        """One valid event (already de-duplicated)."""
+        self.inputs.saw(e)
+        is_trade = isinstance(e, Trade)
+        item = trade_item(e) if isinstance(e, Trade) else order_item(e)
+        keys = _keys(e)
+        for surface in self._surfaces:
+            surface.update(keys, is_trade, item, e.ts)
+
+    def note_gaps(self, n: int) -> None:
+        self.inputs.gaps += n
+
+    # --- output -------------------------------------------------------------------------
+
+    def document(self, generated_at: float | None = None) -> dict[str, Any]:
+        wm = self.inputs.watermark
+        groups = {s.window.spec: s.sufficient(wm) for s in self._surfaces}
+        return build_document(
+            groups,
+            self.windows,
+            self.inputs,
+            dd_penalty=self.dd_penalty,
+            scratch_epsilon_r=self.eps,
+            generated_at=generated_at,
+        )
+
+    # --- state --------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "windows": [w.spec for w in self.windows],
+            "scratch_epsilon_r": self.eps,
+            "inputs": self.inputs.to_state(),
+            "recent_ids": self.decoder.recent.to_state(),
+            "surfaces": [s.to_state() for s in self._surfaces],
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`to_state` output of an engine with the same windows
+        and scratch epsilon; anything else is an :class:`EngineStateError`."""
+        if state.get("version") != STATE_VERSION:
+            raise EngineStateError(
+                f"engine state version {state.get('version')!r} is not supported"
+            )
+        specs = [w.spec for w in self.windows]
+        if state["windows"] != specs:
+            raise EngineStateError(
+                f"saved state has windows {state['windows']}, the configuration {specs}"
+            )
+        if state["scratch_epsilon_r"] != self.eps:
+            raise EngineStateError(
+                f"saved state has scratch_epsilon_r {state['scratch_epsilon_r']}, "
+                f"the configuration {self.eps}"
+            )
+        self.inputs = Inputs.from_state(state["inputs"])
+        self.decoder.recent = RecentIds.from_state(state["recent_ids"])
+        for surface, s in zip(self._surfaces, state["surfaces"], strict=True):
+            surface.restore(s, self.eps)
+
+
+# --- loaders --------------------------------------------------------------------------
+
+
+def log_files(path: str | Path, *, rotated: bool = True) -> list[Path]:
+    """The files of a canonical log, oldest first: its rotated set (``path.N[.gz]`` …
+    ``path.1``, ``path``) when ``rotated``, else the one file. Missing → empty."""
+    path = Path(path)
+    if rotated:
+        return rotated_set(path)
+    return [path] if path.exists() else []
+
+
+def iter_log_frames(
+    paths: Iterable[str | Path], *, max_line_bytes: int = 1 << 20
+) -> Iterator[tuple[list[Frame], int]]:
+    """Frames of complete files, a read at a time, with the bytes read so far."""
+    done = 0
+    for path in paths:
+        last = 0
+        for frames, end in iter_frames(path, max_line_bytes=max_line_bytes):
+            yield frames, done + end
+            last = end
+        done += last
+
+
+def load_lines(path: str | Path, *, rotated: bool = True) -> list[Frame]:
+    """Every line of a canonical log (with its rotated set), for the batch functions:
+    bytes per line, :data:`~streaming.framing.OVERLONG` for an over-long one."""
+    return [f for frames, _ in iter_log_frames(log_files(path, rotated=rotated)) for f in frames]

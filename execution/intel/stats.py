@@ -1,0 +1,297 @@
+"""The per-group sufficient statistics behind every expectancy figure, as monoids.
+
+:class:`TradeStats` folds closed trades, :class:`OrderStats` order outcomes. Both
+are built from the generic accumulators of :mod:`streaming.stats`, so they inherit
+their laws: ``update`` one event at a time, ``merge`` (the other's events come
+after), the empty one is the identity, and ``to_state``/``from_state`` round-trip
+exactly. Their ``result`` is a :class:`Sufficient` record of plain numbers, from
+which :func:`execution.intel.figures.figures` derives the published figures; the
+batch oracle computes the same record directly from event lists.
+
+Events enter as small tuples (:func:`trade_item`, :func:`order_item`) rather than
+objects, so windows can hold them cheaply and checkpoints can store them as JSON.
+
+>>> ts = TradeStats(scratch_epsilon_r=0.05)
+>>> for pnl, risk in [(20.0, 10.0), (-10.0, 10.0), (0.1, 10.0)]:
+...     ts.update((pnl, pnl / risk, risk))
+>>> s = ts.result
+>>> s.trades, s.wins, s.losses, s.scratches, s.sum_r, s.max_drawdown_r
+(3, 2, 1, 1, 1.01, 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Self
+
+from execution.intel.events import Order, Trade
+from streaming.stats import Accumulator, CompensatedSum, Drawdown, MeanVar, Streak
+
+# (pnl_usd, r or None, risk_usd or None)
+TradeItem = tuple[float, float | None, float | None]
+# (filled, is_maker, fallback, rejected, slippage_bps or None, notional_usd, latency_ms or None)
+OrderItem = tuple[bool, bool, bool, bool, float | None, float, float | None]
+
+
+def trade_item(t: Trade) -> TradeItem:
+    return (t.pnl_usd, t.r, t.risk_usd)
+
+
+def order_item(o: Order) -> OrderItem:
+    filled = o.filled
+    return (
+        filled,
+        filled and o.is_maker,
+        filled and o.fallback,
+        o.status == "REJECTED",
+        o.slippage_bps if filled else None,
+        o.notional_usd,
+        o.latency_ms,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Sufficient:
+    """Everything the figures of one group under one window are computed from."""
+
+    trades: int = 0
+    wins: int = 0
+    losses: int = 0
+    scratches: int = 0  # trades with |R| < epsilon
+    decisive_wins: int = 0  # wins that are not scratches
+    pnl_usd: float = 0.0
+    gross_profit_usd: float = 0.0
+    gross_loss_usd: float = 0.0  # positive
+    risk_trades: int = 0
+    risk_pnl_usd: float = 0.0  # Σ pnl over trades with risk_usd
+    risk_usd: float = 0.0  # Σ risk_usd
+    r_trades: int = 0
+    sum_r: float = 0.0
+    mean_r: float | None = None
+    var_r: float | None = None  # sample variance, None below two
+    win_r_trades: int = 0
+    mean_win_r: float | None = None
+    loss_r_trades: int = 0
+    mean_loss_r: float | None = None
+    max_drawdown_r: float = 0.0
+    longest_loss_streak: int = 0
+    orders: int = 0
+    fills: int = 0
+    maker_fills: int = 0
+    fallbacks: int = 0
+    rejects: int = 0
+    slippage_fills: int = 0
+    mean_slippage_bps: float | None = None
+    slippage_cost_usd: float = 0.0  # Σ slippage_bps × notional / 1e4 over fills
+    notional_usd: float = 0.0
+    latency_orders: int = 0
+    mean_latency_ms: float | None = None
+
+
+class TradeStats(Accumulator[Sequence[Any], Sufficient]):
+    """Closed trades of one group: counts, sums, R moments, drawdown, loss streak."""
+
+    __slots__ = (
+        "counts",
+        "dd",
+        "eps",
+        "gross_loss",
+        "gross_profit",
+        "loss_r",
+        "pnl",
+        "r",
+        "risk",
+        "risk_pnl",
+        "streak",
+        "win_r",
+    )
+
+    _parts = (
+        "pnl", "gross_profit", "gross_loss", "risk_pnl", "risk", "r", "win_r", "loss_r", "dd",
+        "streak",
+    )  # fmt: skip
+
+    def __init__(self, scratch_epsilon_r: float = 0.0) -> None:
+        self.eps = scratch_epsilon_r
+        # trades, wins, losses, scratches, decisive wins, trades with risk
+        self.counts = [0, 0, 0, 0, 0, 0]
+        self.pnl = CompensatedSum()
+        self.gross_profit = CompensatedSum()
+        self.gross_loss = CompensatedSum()
+        self.risk_pnl = CompensatedSum()
+        self.risk = CompensatedSum()
+        self.r = MeanVar()
+        self.win_r = MeanVar()
+        self.loss_r = MeanVar()
+        self.dd = Drawdown()
+        self.streak = Streak()
+
+    def update(self, x: Sequence[Any]) -> None:
+        pnl, r, risk = x
+        c = self.counts
+        c[0] += 1
+        scratch = r is not None and abs(r) < self.eps
+        if pnl > 0:
+            c[1] += 1
+            self.gross_profit.update(pnl)
+            if not scratch:
+                c[4] += 1
+        elif pnl < 0:
+            c[2] += 1
+            self.gross_loss.update(-pnl)
+        if scratch:
+            c[3] += 1
+        self.pnl.update(pnl)
+        if risk is not None:
+            c[5] += 1
+            self.risk_pnl.update(pnl)
+            self.risk.update(risk)
+        if r is not None:
+            self.r.update(r)
+            self.dd.update(r)
+            if pnl > 0:
+                self.win_r.update(r)
+            elif pnl < 0:
+                self.loss_r.update(r)
+        self.streak.update(pnl < 0)
+
+    def merge(self, other: Self) -> None:
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        for name in self._parts:
+            getattr(self, name).merge(getattr(other, name))
+
+
+    @property
+    def result(self) -> Sufficient:
+        trades, wins, losses, scratches, decisive, risk_trades = self.counts
+        r, win_r, loss_r = self.r.result, self.win_r.result, self.loss_r.result
+        return Sufficient(
+            trades=trades,
+            wins=wins,
+            losses=losses,
+            scratches=scratches,
+            decisive_wins=decisive,
+            pnl_usd=self.pnl.result,
+            gross_profit_usd=self.gross_profit.result,
+            gross_loss_usd=self.gross_loss.result,
+            risk_trades=risk_trades,
+            risk_pnl_usd=self.risk_pnl.result,
+            risk_usd=self.risk.result,
+            r_trades=r.n,
+            sum_r=self.dd.total,
+            mean_r=r.mean,
+            var_r=r.variance,
+            win_r_trades=win_r.n,
+            mean_win_r=win_r.mean,
+            loss_r_trades=loss_r.n,
+            mean_loss_r=loss_r.mean,
+            max_drawdown_r=self.dd.max_drawdown,
+            longest_loss_streak=self.streak.result,
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"eps": self.eps, "counts": list(self.counts)}
+        for name in self._parts:
+            state[name] = getattr(self, name).to_state()
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Self:
+        out = cls(float(state["eps"]))
+        out.counts = [int(v) for v in state["counts"]]
+        for name in cls._parts:
+            part = getattr(out, name)
+            setattr(out, name, type(part).from_state(state[name]))
+        return out
+
+
+class OrderStats(Accumulator[Sequence[Any], Sufficient]):
+    """Order outcomes of one group: fills, maker share, fallbacks, rejects, slippage."""
+
+    __slots__ = ("counts", "latency", "notional", "slip_cost", "slippage")
+
+    _parts = ("slippage", "slip_cost", "notional", "latency")
+
+    def __init__(self) -> None:
+        # orders, fills, maker fills, fallbacks, rejects
+        self.counts = [0, 0, 0, 0, 0]
+        self.slippage = MeanVar()
+        self.slip_cost = CompensatedSum()
+        self.notional = CompensatedSum()
+        self.latency = MeanVar()
+
+    def update(self, x: Sequence[Any]) -> None:
+        filled, maker, fallback, rejected, slippage, notional, latency = x
+        c = self.counts
+        c[0] += 1
+        if filled:
+            c[1] += 1
+            if maker:
+                c[2] += 1
+            if fallback:
+                c[3] += 1
+            if slippage is not None:
+                self.slippage.update(slippage)
+                self.slip_cost.update(slippage * notional / 1e4)
+        if rejected:
+            c[4] += 1
+        self.notional.update(notional)
+        if latency is not None:
+            self.latency.update(latency)
+
+    def merge(self, other: Self) -> None:
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        for name in self._parts:
+            getattr(self, name).merge(getattr(other, name))
+
+    @property
+    def result(self) -> Sufficient:
+        orders, fills, maker, fallbacks, rejects = self.counts
+        slip, lat = self.slippage.result, self.latency.result
+        return Sufficient(
+            orders=orders,
+            fills=fills,
+            maker_fills=maker,
+            fallbacks=fallbacks,
+            rejects=rejects,
+            slippage_fills=slip.n,
+            mean_slippage_bps=slip.mean,
+            slippage_cost_usd=self.slip_cost.result,
+            notional_usd=self.notional.result,
+            latency_orders=lat.n,
+            mean_latency_ms=lat.mean,
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"counts": list(self.counts)}
+        for name in self._parts:
+            state[name] = getattr(self, name).to_state()
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Self:
+        out = cls()
+        out.counts = [int(v) for v in state["counts"]]
+        for name in cls._parts:
+            part = getattr(out, name)
+            setattr(out, name, type(part).from_state(state[name]))
+        return out
+
+
+def combine(trades: Sufficient, orders: Sufficient) -> Sufficient:
+    """One group's record: trade fields from ``trades``, order fields from ``orders``."""
+    return replace(
+        trades,
+        orders=orders.orders,
+        fills=orders.fills,
+        maker_fills=orders.maker_fills,
+        fallbacks=orders.fallbacks,
+        rejects=orders.rejects,
+        slippage_fills=orders.slippage_fills,
+        mean_slippage_bps=orders.mean_slippage_bps,
+        slippage_cost_usd=orders.slippage_cost_usd,
+        notional_usd=orders.notional_usd,
+        latency_orders=orders.latency_orders,
+        mean_latency_ms=orders.mean_latency_ms,
+    )

@@ -1,0 +1,62 @@
+"""Longest run of consecutive ``True`` in a stream of booleans.
+
+The state is (events, leading run, trailing run, longest run). Two segments merge
+exactly: the longest run lies in the first, in the second, or across the seam
+(the first's trailing run joined to the second's leading run).
+
+>>> s = Streak()
+>>> for x in [True, True, False, True, True, True, False]:
+...     s.update(x)
+>>> s.result, s.to_state()
+(3, [7, 2, 0, 3])
+>>> a, b = Streak(), Streak()
+>>> for x in [False, True, True]: a.update(x)
+>>> for x in [True, False]: b.update(x)
+>>> (a + b).result
+3
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from streaming.stats.base import Accumulator
+
+
+class Streak(Accumulator[bool, int]):
+    __slots__ = ("head", "longest", "n", "tail")
+
+    def __init__(self, n: int = 0, head: int = 0, tail: int = 0, longest: int = 0) -> None:
+        self.n = n
+        self.head = head  # leading run of True
+        self.tail = tail  # trailing run of True
+        self.longest = longest
+
+    def update(self, x: bool) -> None:
+        if x:
+            if self.head == self.n:  # nothing but True so far
+                self.head += 1
+            self.tail += 1
+            self.longest = max(self.longest, self.tail)
+        else:
+            self.tail = 0
+        self.n += 1
+
+    def merge(self, other: Self) -> None:
+        self.longest = max(self.longest, other.longest, self.tail + other.head)
+        if self.head == self.n:
+            self.head += other.head
+        self.tail = self.tail + other.tail if other.tail == other.n else other.tail
+        self.n += other.n
+
+    @property
+    def result(self) -> int:
+        return self.longest
+
+    def to_state(self) -> list[int]:
+        return [self.n, self.head, self.tail, self.longest]
+
+    @classmethod
+    def from_state(cls, state: list[int]) -> Self:
+        n, head, tail, longest = state
+        return cls(int(n), int(head), int(tail), int(longest))
