@@ -15,6 +15,7 @@ changes what it trades.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import sys
@@ -23,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+import msgspec
 
 from execution.config import Config, ConfigError, RouterPolicyName, load_config
 from execution.exchange_dry_run import DryRunExchange
@@ -141,7 +144,7 @@ class DryRunExecutor:
         ]
         self.positions: dict[tuple[str, str], Position] = {}
         self.summary = RunSummary()
-        self.hooks = GuardedHooks(hooks)
+        self.hooks = GuardedHooks([*hooks, *self._intel_hooks()])
         self._clock = cfg.market.start_ts
         self._trade_seq = 0
         self._day = -1
@@ -155,6 +158,19 @@ class DryRunExecutor:
         self.router = OrderRouter(
             self.exchange, cfg.strategy.router, emit=self._emit_order, metrics=self.order_metrics
         )
+
+    def _intel_hooks(self) -> list[ExecutorHook]:
+        """The intel tap when ``intel_enabled``; a failure to set it up is reported and
+        the executor runs without it."""
+        if not self.cfg.intel.intel_enabled:
+            return []
+        try:
+            from execution.intel.hook import IntelHook  # noqa: PLC0415 - only when enabled
+
+            return [IntelHook(self.metrics_path, self.state_dir, self.cfg.intel)]
+        except Exception as exc:  # observation only: never stop the executor
+            log.warning("intel hook disabled: %r", exc)
+            return []
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -378,6 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default="logs", help="output root (execution/ and state/ below it)"
     )
     parser.add_argument("--config", default="config", help="config directory")
+    parser.add_argument(
+        "--intel",
+        choices=("on", "off"),
+        help="override intel_enabled from the config: publish expectancy_v6.json and "
+        "symbol_scores_v6.json beside the other state documents",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not args.dry_run:
@@ -388,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.intel is not None:
+        intel = msgspec.structs.replace(cfg.intel, intel_enabled=args.intel == "on")
+        cfg = dataclasses.replace(cfg, intel=intel)
     bars = int(args.sim_hours * 3600 // cfg.strategy.bar_seconds)
     started = time.perf_counter()
     ex = DryRunExecutor(cfg, seed=args.seed, out_dir=args.out)

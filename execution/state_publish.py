@@ -26,6 +26,8 @@ from streaming.jsonsafe import check_finite
 
 DEFAULT_STATE_DIR = Path("logs/state")
 STATE_FILES = ("nav.json", "positions.json", "router_health.json", "universe.json")
+EXPECTANCY_FILE = "expectancy_v6.json"
+SCORES_FILE = "symbol_scores_v6.json"
 
 
 def encode_document(doc: Mapping[str, Any]) -> bytes:
@@ -47,3 +49,23 @@ def append_history(state_dir: str | Path, name: str, record: Mapping[str, Any]) 
     check_finite(record)
     with JsonlAppendWriter(Path(state_dir) / name) as w:
         w.write_bytes(msgspec.json.encode(record, order="sorted") + b"\n")
+
+
+def publish_intel(
+    state_dir: str | Path, expectancy: Mapping[str, Any], scores: Mapping[str, Any]
+) -> tuple[Path, Path]:
+    """Write ``expectancy_v6.json`` then ``symbol_scores_v6.json``, each atomically."""
+    return (
+        write_state(state_dir, EXPECTANCY_FILE, expectancy),
+        write_state(state_dir, SCORES_FILE, scores),
+    )
+
+
+def read_state(state_dir: str | Path, name: str) -> dict[str, Any] | None:
+    """A state document as a dict, or None when it is missing, unreadable or not a
+    JSON object (callers treat every such case as "no input")."""
+    try:
+        doc = msgspec.json.decode((Path(state_dir) / name).read_bytes())
+    except (OSError, msgspec.DecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None

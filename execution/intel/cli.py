@@ -1,0 +1,259 @@
+"""Command line of Execution Intelligence v6 (architecture §6)::
+
+    python -m execution.intel replay FILE...   [--state-dir DIR] [--config FILE] [--window SPEC]...
+    python -m execution.intel follow FILE      [--state-dir DIR] [--checkpoint FILE] [--interval S]
+    python -m execution.intel show             [--state-dir DIR] [--top N]
+
+``replay`` reads complete logs (each FILE with its rotated set ``FILE.N[.gz]``,
+oldest first, unless ``--no-rotated``), writes both documents and prints the top
+of the ranking. ``follow`` tails a live log across rotation and truncation,
+publishes on the throttle, resumes from its checkpoint, and on SIGINT/SIGTERM
+stops with a final publish. ``show`` prints the published ranking.
+
+Exit status: 0 on success; 2 for a missing file, bad configuration or bad
+arguments; 3 when a checkpoint exists but cannot be used. Every error is one line
+on stderr. Bad lines in a log are counted in the documents, never fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from execution.config import WINDOW_RE, ConfigError, IntelConfig, load_intel_config
+from execution.intel.expectancy_v6 import EngineStateError
+from execution.intel.runner import FollowRunner, replay
+from execution.state_publish import EXPECTANCY_FILE, SCORES_FILE, read_state
+from streaming.checkpoint import CheckpointError
+
+DEFAULT_CONFIG = Path("config/intel_v6.json")
+DEFAULT_STATE_DIR = Path("logs/state")
+EXIT_USAGE = 2
+EXIT_CHECKPOINT = 3
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- presentation ---------------------------------------------------------------------
+
+
+def _fmt(x: Any, spec: str) -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def format_table(scores: Mapping[str, Any], top: int | None = None) -> str:
+    """The ranking as a fixed-width table, best first."""
+    entries = list(scores.get("symbols", []))[: top if top else None]
+    head = (
+        f"{'rank':>4}  {'symbol':<12}{'score':>7}{'conf':>6}{'trades':>7}{'avg R':>8}"
+        f"{'hit':>6}{'slip bp':>8}  {'exp':>5}{'hit':>6}{'slip':>6}{'rout':>6}{'liq':>6}{'vol':>6}"
+    )
+    rows = [
+        f"window {scores.get('window')}, {len(scores.get('symbols', []))} symbols, "
+        f"as of {_fmt_ts(scores.get('as_of'))}",
+        head,
+    ]
+    for e in entries:
+        c, i = e["components"], e["inputs"]
+        rows.append(
+            f"{e['rank']:>4}  {e['symbol']:<12}{e['score']:>+7.3f}{e['confidence']:>6.2f}"
+            f"{e['trades']:>7}{_fmt(i.get('avg_r'), '+8.3f'):>8}"
+            f"{_fmt(i.get('hit_rate'), '6.2f'):>6}"
+            f"{_fmt(i.get('avg_slippage_bps'), '8.2f'):>8}  "
+            + "".join(
+                f"{c[k]:>+6.2f}" if k != "expectancy" else f"{c[k]:>+5.2f}"
+                for k in ("expectancy", "hit_rate", "slippage", "router_quality", "liquidity")
+            )
+            + f"{c['volatility']:>+6.2f}"
+            + (f"  missing: {', '.join(e['missing'])}" if e.get("missing") else "")
+        )
+    if not entries:
+        rows.append("  (no symbols with events in this window)")
+    return "\n".join(rows)
+
+
+def _fmt_ts(ts: Any) -> str:
+    if not isinstance(ts, int | float):
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def _inputs_line(expectancy: Mapping[str, Any]) -> str:
+    i = expectancy.get("inputs", {})
+    reasons = ", ".join(f"{k} {v}" for k, v in i.get("reject_reasons", {}).items())
+    return (
+        f"{i.get('events', 0):,} events ({i.get('orders', 0):,} orders, "
+        f"{i.get('trades', 0):,} trades); {i.get('rejected', 0):,} rejected"
+        + (f" ({reasons})" if reasons else "")
+        + f"; {i.get('skipped', 0):,} skipped; {i.get('gaps', 0)} gaps"
+    )
+
+
+class Progress:
+    """Replay progress on stderr, only when it is a terminal."""
+
+    def __init__(self, stream: TextIO, every: float = 0.5) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.every = every
+        self.started = time.perf_counter()
+        self.last = self.started
+
+    def __call__(self, lines: int) -> None:
+        now = time.perf_counter()
+        if self.enabled and now - self.last >= self.every:
+            self.last = now
+            rate = lines / max(now - self.started, 1e-9)
+            self.stream.write(f"\rreplay: {lines:,} lines ({rate:,.0f} lines/s)")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.last != self.started:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+def _config(path: str | None) -> IntelConfig:
+    if path is None and not DEFAULT_CONFIG.exists():
+        return IntelConfig()
+    try:
+        return load_intel_config(path or DEFAULT_CONFIG)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _windows(specs: Sequence[str] | None) -> list[str] | None:
+    for spec in specs or ():
+        if not WINDOW_RE.match(spec):
+            raise CliError(f"bad window {spec!r} (use all, <N>t, or <T>s|m|h|d)")
+    return list(specs) if specs else None
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    cfg = _config(args.config)
+    progress = Progress(sys.stderr)
+    try:
+        result = replay(
+            args.files,
+            cfg,
+            state_dir=args.state_dir,
+            windows=_windows(args.window),
+            rotated=not args.no_rotated,
+            progress=progress,
+        )
+    except (FileNotFoundError, IsADirectoryError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        progress.done()
+    rate = result.lines / max(result.seconds, 1e-9)
+    print(
+        f"replayed {len(result.files)} file(s), {result.lines:,} lines in {result.seconds:.2f}s "
+        f"({rate:,.0f} lines/s): {_inputs_line(result.expectancy)}"
+    )
+    print(format_table(result.scores, args.top))
+    state = Path(args.state_dir)
+    print(f"wrote {state / EXPECTANCY_FILE} and {state / SCORES_FILE}")
+    return 0
+
+
+def cmd_follow(args: argparse.Namespace) -> int:
+    cfg = _config(args.config)
+    if args.interval is not None and args.interval < 0:
+        raise CliError("--interval must not be negative")
+    try:
+        runner = FollowRunner(
+            args.file,
+            cfg,
+            state_dir=args.state_dir,
+            checkpoint=args.checkpoint,
+            interval=args.interval,
+        )
+    except CheckpointError as exc:
+        raise CliError(str(exc), EXIT_CHECKPOINT) from None
+    except EngineStateError as exc:
+        raise CliError(f"cannot resume: {exc}", EXIT_CHECKPOINT) from None
+    stop = {"signal": 0}
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop["signal"] = signum
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    generation = runner.stats.resumed_from
+    resumed = f" (resumed from the {generation} checkpoint)" if generation else ""
+    logging.getLogger("intel").info("following %s%s", args.file, resumed)
+    stats = runner.run(lambda: bool(stop["signal"]))
+    print(
+        f"stopped: {stats.lines:,} lines read, {stats.gaps} gaps, {stats.commits} publishes, "
+        f"{stats.commit_failures} failed"
+    )
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    path = Path(args.state_dir) / SCORES_FILE
+    scores = read_state(args.state_dir, SCORES_FILE)
+    if scores is None or scores.get("schema") != "symbol_scores_v6":
+        raise CliError(f"{path}: missing or not a symbol_scores_v6 document (run replay or follow)")
+    expectancy = read_state(args.state_dir, EXPECTANCY_FILE)
+    if expectancy is not None:
+        print(_inputs_line(expectancy))
+    print(format_table(scores, args.top))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m execution.intel",
+        description="Execution Intelligence v6: expectancy surfaces and symbol scores.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    state = argparse.ArgumentParser(add_help=False)
+    state.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR), help="documents go here")
+    conf = argparse.ArgumentParser(add_help=False)
+    conf.add_argument("--config", help=f"intel config (default {DEFAULT_CONFIG} when present)")
+
+    p = sub.add_parser("replay", parents=[state, conf], help="replay complete logs, publish once")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--window", action="append", metavar="SPEC", help="all, <N>t, <T>s|m|h|d")
+    p.add_argument("--no-rotated", action="store_true", help="do not add FILE.N[.gz]")
+    p.add_argument("--top", type=int, default=20, help="rows of the ranking to print")
+    p.set_defaults(run=cmd_replay)
+
+    p = sub.add_parser("follow", parents=[state, conf], help="tail a live log and publish")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--checkpoint", help="default: STATE_DIR/expectancy_v6.ckpt")
+    p.add_argument("--interval", type=float, help="seconds between publishes (config default)")
+    p.set_defaults(run=cmd_follow)
+
+    p = sub.add_parser("show", parents=[state], help="print the published ranking")
+    p.add_argument("--top", type=int, default=20)
+    p.set_defaults(run=cmd_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.run(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+    return code
