@@ -161,7 +161,6 @@ class TradeStats(Accumulator[Sequence[Any], Sufficient]):
         for name in self._parts:
             getattr(self, name).merge(getattr(other, name))
 
-
     @property
     def result(self) -> Sufficient:
         trades, wins, losses, scratches, decisive, risk_trades = self.counts
