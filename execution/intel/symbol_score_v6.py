@@ -85,7 +85,7 @@ def _router_figures(
     names = ("maker_fill_rate", "fallback_rate", "reject_rate", "avg_slippage_bps")
     if fills > 0:
         return {n: _num(group.get(n)) for n in names}, fills, None
-    if health:
+    if isinstance(health, Mapping):
         h_fills = _num(health.get("fills")) or 0.0
         if h_fills > 0:
             return {n: _num(health.get(n)) for n in names}, h_fills, "router_health.json"
@@ -223,7 +223,7 @@ def score_symbols(
             weights=weights,
         )
         for sym, g in groups.items()
-        if isinstance(g, Mapping)
+        if isinstance(g, Mapping) and isinstance(sym, str)
     ]
     entries.sort(key=lambda e: (-e["score"], e["symbol"]))
     for rank, e in enumerate(entries, 1):
