@@ -10,7 +10,9 @@ import statistics
 from collections import defaultdict
 
 import msgspec
+import pytest
 
+from execution.intel.expectancy_v6 import expectancy_surfaces
 from execution.utils.metrics import OrderEvent, OrderMetrics
 
 FILLS = ("FILLED", "PARTIALLY_FILLED")
@@ -87,3 +89,72 @@ def test_router_health_state_matches_the_log(dry_run_dir, dry_run_events, cfg):
     for sym, h in expected.items():
         got = {k: v for k, v in doc["symbols"][sym].items() if k != "regime"}
         assert got == h
+
+
+# --- the intel layer reads the enriched router metrics -------------------------------
+
+
+def _intel(dry_run_events, windows=("all",)):
+    return expectancy_surfaces(dry_run_events, windows=windows, generated_at=0.0)
+
+
+def test_intel_counts_maker_fills_fallbacks_and_slippage_per_symbol(dry_run_events):
+    """Per symbol, the intel figures equal a direct count over the order events."""
+    doc = _intel(dry_run_events)
+    for sym, g in doc["windows"]["all"]["symbols"].items():
+        mine = [e for e in orders(dry_run_events) if e["symbol"] == sym]
+        fills = [e for e in mine if e["status"] in FILLS]
+        assert g["orders"] == len(mine) and g["fills"] == len(fills)
+        if fills:
+            assert g["maker_fill_rate"] == sum(e["is_maker"] for e in fills) / len(fills)
+            assert g["fallback_rate"] == sum(e["fallback"] for e in fills) / len(fills)
+            assert g["avg_slippage_bps"] == pytest.approx(
+                statistics.fmean(e["slippage_bps"] for e in fills)
+            )
+        cost = sum(e["slippage_bps"] * e["notional_usd"] / 1e4 for e in fills)
+        risk = sum(
+            e["risk_usd"] for e in dry_run_events if e["event"] == "trade" and e["symbol"] == sym
+        )
+        assert g["slippage_cost_usd"] == pytest.approx(cost)
+        if risk:
+            assert g["slippage_cost_r"] == pytest.approx(cost / risk)
+
+
+def test_intel_separates_policies(dry_run_events):
+    """maker_first fills partly passive and falls back; taker_only never posts or falls back."""
+    policies = _intel(dry_run_events)["windows"]["all"]["policies"]
+    assert set(policies) == {e["policy"] for e in dry_run_events}
+    assert policies["taker_only"]["maker_fill_rate"] == 0.0
+    assert policies["taker_only"]["fallback_rate"] == 0.0
+    assert policies["maker_first"]["maker_fill_rate"] > 0.0
+    assert policies["maker_first"]["avg_slippage_bps"] < policies["taker_only"]["avg_slippage_bps"]
+
+
+def test_intel_groups_trades_by_strategy_and_regime(dry_run_events):
+    w = _intel(dry_run_events)["windows"]["all"]
+    trades = [e for e in dry_run_events if e["event"] == "trade"]
+    for dim, field in (("strategies", "strategy"), ("regimes", "regime")):
+        assert set(w[dim]) == {e[field] for e in dry_run_events}
+        for key, g in w[dim].items():
+            mine = [t for t in trades if t[field] == key]
+            assert g["trades"] == len(mine)
+            assert g["pnl_usd"] == pytest.approx(sum(t["pnl_usd"] for t in mine))
+            with_r = [t["r_multiple"] for t in mine]
+            if with_r:
+                assert g["avg_r"] == pytest.approx(statistics.fmean(with_r))
+
+
+def test_intel_last_n_orders_match_router_health(dry_run_dir, dry_run_events, cfg):
+    """The ``Nt`` window over N = health_window_orders counts what router_health.json
+    counts over each symbol's last N orders."""
+    n = cfg.strategy.router.health_window_orders
+    doc = _intel(dry_run_events, windows=(f"{n}t",))
+    health = msgspec.json.decode((dry_run_dir / "state" / "router_health.json").read_bytes())
+    symbols = doc["windows"][f"{n}t"]["symbols"]
+    assert set(health["symbols"]) <= set(symbols)
+    for sym, h in health["symbols"].items():
+        g = symbols[sym]
+        assert (g["orders"], g["fills"], g["rejects"]) == (h["orders"], h["fills"], h["rejects"])
+        assert g["fills"] * (g["fallback_rate"] or 0) == pytest.approx(h["fallbacks"])
+        if h["avg_slippage_bps"] is not None:
+            assert g["avg_slippage_bps"] == pytest.approx(h["avg_slippage_bps"])
