@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: summarise the embedded sample router-metrics log
+## run: replay the embedded sample log; writes logs/state/*_v6.json and prints the ranking
 run: $(STAMP)
-	$(PY) -m execution.utils.metrics summarize logs/samples/router_metrics.jsonl.gz
+	$(PY) -m execution.intel replay logs/samples/router_metrics.jsonl.gz --state-dir logs/state
 
 ## test: the whole suite (lint, types, tests)
 test: $(STAMP) lint typecheck

@@ -1,0 +1,49 @@
+"""Dependencies point one way: ``streaming`` ← ``execution/intel`` ← hooks, CLI,
+dashboard. Checked on the import statements of every module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("streaming", ("execution", "dashboard")),
+        ("execution/intel", ("execution.executor_live", "execution.order_router", "dashboard")),
+        ("dashboard", ("streaming", "execution")),
+    ],
+)
+def test_no_import_against_the_direction(package, forbidden):
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in modules(package)
+        for name in imports(path)
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    ]
+    assert offenders == []
+
+
+def test_the_check_sees_imports():
+    """Guard: the scanner finds a known import, so an empty result above means something."""
+    assert "streaming.follow" in imports(ROOT / "execution" / "intel" / "runner.py")
