@@ -123,6 +123,31 @@ class TestRange:
                 assert e["components"][name] == 0.0
 
 
+class TestCrossSectional:
+    def test_liquidity_is_log_notional_against_the_median(self):
+        """At the median: 0; e² times the median: tanh(1); e⁻² times: −tanh(1)."""
+        groups = {
+            "LO": base_group(notional_usd=1e6 * math.exp(-2)),
+            "MID": base_group(notional_usd=1e6),
+            "HI": base_group(notional_usd=1e6 * math.exp(2)),
+        }
+        out = scores(groups)
+        liq = {s: entry(out, s)["components"]["liquidity"] for s in groups}
+        assert liq["MID"] == pytest.approx(0.0, abs=1e-12)
+        assert liq["HI"] == pytest.approx(math.tanh(1)) and liq["LO"] == pytest.approx(
+            -math.tanh(1)
+        )
+
+    def test_volatility_penalises_dispersion_above_the_median(self):
+        groups = {"CALM": base_group(r_std=0.5), "MID": base_group(), "WILD": base_group(r_std=2.0)}
+        out = scores(groups)
+        vol = {s: entry(out, s)["components"]["volatility"] for s in groups}
+        shrink = 40 / 60
+        assert vol["MID"] == pytest.approx(0.0, abs=1e-12)
+        assert vol["WILD"] == pytest.approx(-math.tanh(math.log(2)) * shrink)
+        assert vol["CALM"] == pytest.approx(math.tanh(math.log(2)) * shrink)
+
+
 class TestMissingInputs:
     def test_trades_only_gives_neutral_router_components(self):
         g = base_group(fills=0, maker_fill_rate=None, fallback_rate=None, reject_rate=None)

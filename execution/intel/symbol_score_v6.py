@@ -146,11 +146,13 @@ def score_symbol(
                 sources[name] = source
 
     if notional is not None and notional > 0 and median_notional:
-        comp["liquidity"] = math.tanh(math.log(notional / median_notional) / LIQUIDITY_SCALE)
+        ratio = math.log(notional) - math.log(median_notional)  # no underflow for tiny values
+        comp["liquidity"] = math.tanh(ratio / LIQUIDITY_SCALE)
     else:
         missing.append("liquidity")
     if r_std is not None and r_std > 0 and median_r_std:
-        comp["volatility"] = -math.tanh(math.log(r_std / median_r_std)) * _shrink(r_trades, prior)
+        ratio = math.log(r_std) - math.log(median_r_std)
+        comp["volatility"] = -math.tanh(ratio) * _shrink(r_trades, prior)
     else:
         missing.append("volatility")
 
