@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck sample bench clean
+.PHONY: run test lint typecheck sample bench dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
+
+## dashboard: state of the sample run (executor + intel), served on http://127.0.0.1:8501
+dashboard: $(STAMP)
+	$(PY) -m execution.executor_live --dry-run --seed 7 --sim-hours 336 --out logs --intel on
+	$(VENV)/bin/streamlit run dashboard/app.py --server.address 127.0.0.1 -- --state-dir logs/state
 
 ## bench: benchmarks (figures only; they assert nothing about time)
 bench: $(STAMP)

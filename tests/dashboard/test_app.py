@@ -1,0 +1,77 @@
+"""The dashboard through Streamlit's own testing API."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import live_helpers as h
+from tests.support import ROOT
+
+APP = str(ROOT / "dashboard" / "app.py")
+
+
+def app(monkeypatch, state, page=None) -> AppTest:
+    monkeypatch.setenv("EI_STATE_DIR", str(state))
+    at = AppTest.from_file(APP, default_timeout=60)
+    if page:
+        at.query_params["page"] = page
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_overview_shows_nav_positions_and_router_health(monkeypatch, full_state):
+    at = app(monkeypatch, full_state)
+    nav = json.loads((full_state / h.NAV).read_text())
+    assert at.metric[0].label == "NAV (USD)" and at.metric[0].value == f"{nav['nav_usd']:,.2f}"
+    health = json.loads((full_state / h.ROUTER_HEALTH).read_text())
+    tables = [df.value for df in at.dataframe]
+    assert any(list(t["symbol"]) == sorted(health["symbols"]) for t in tables if "symbol" in t)
+
+
+def test_intelligence_ranks_symbols_as_the_scores_document(monkeypatch, sample_state):
+    at = app(monkeypatch, sample_state, page="intelligence")
+    scores = json.loads((sample_state / h.SCORES).read_text())
+    ranking = at.table[0].value
+    assert list(ranking["symbol"]) == [e["symbol"] for e in scores["symbols"]]
+    assert ranking["score"].iloc[0] == pytest.approx(scores["symbols"][0]["score"])
+    assert not at.warning  # fresh documents: no stale warning
+    assert any("Rejected or skipped lines: none" in c.value for c in at.caption)
+
+
+def test_window_selector_switches_the_group_tables(monkeypatch, sample_state):
+    at = app(monkeypatch, sample_state, page="intelligence")
+    exp = json.loads((sample_state / h.EXPECTANCY).read_text())
+    assert at.selectbox[0].value == "50t"
+    at.selectbox[0].set_value("all").run()
+    by_strategy = at.dataframe[0].value
+    want = exp["windows"]["all"]["strategies"]
+    assert dict(zip(by_strategy["strategy"], by_strategy["trades"], strict=True)) == {
+        k: v["trades"] for k, v in want.items()
+    }
+
+
+def test_stale_and_broken_documents_show_reasons(monkeypatch, tmp_path, sample_state):
+    state = tmp_path / "state"
+    shutil.copytree(sample_state, state)
+    doc = json.loads((state / h.SCORES).read_text())
+    doc["generated_at"] -= 3600
+    (state / h.SCORES).write_text(json.dumps(doc))
+    (state / h.EXPECTANCY).write_bytes(b'{"schema": "expectancy_v6", "win')
+    at = app(monkeypatch, state, page="intelligence")
+    texts = [w.value for w in at.warning]
+    assert any("expectancy_v6.json: not valid JSON" in t for t in texts)
+    assert any("Scores document is stale" in t for t in texts)
+    assert at.table  # the ranking still shows
+
+
+def test_empty_state_directory(monkeypatch, tmp_path):
+    at = app(monkeypatch, tmp_path)
+    assert any("nav.json: missing" in i.value for i in at.info)
+    at.sidebar.radio[0].set_value("Intelligence").run()
+    assert not at.exception and not at.table
+    assert any("symbol_scores_v6.json: missing" in w.value for w in at.warning)

@@ -1,0 +1,106 @@
+"""Dashboard readers: every fallback path gives an empty result and a reason; the
+tables carry what the documents say."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from dashboard import live_helpers as h
+
+
+@pytest.fixture
+def state(tmp_path, sample_state):
+    out = tmp_path / "state"
+    shutil.copytree(sample_state, out)
+    return out
+
+
+class TestFallbacks:
+    @pytest.mark.parametrize(
+        ("content", "reason"),
+        [
+            (None, "symbol_scores_v6.json: missing"),
+            (b'{"schema": "symbol_scores_v6", "symb', "not valid JSON"),  # partial write
+            (b"\x00\xff garbage", "not valid JSON"),
+            (b"[1, 2]", "not a JSON object"),
+            (b'{"schema": "expectancy_v6", "symbols": []}', "expected 'symbol_scores_v6'"),
+            (b'{"schema": "symbol_scores_v6"}', "lacks symbols"),
+            (b'{"schema": "symbol_scores_v6", "symbols": {}}', "symbols is not a list"),
+            (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        ],
+    )
+    def test_bad_scores_document(self, tmp_path, content, reason):
+        if content is not None:
+            (tmp_path / h.SCORES).write_bytes(content)
+        loaded = h.load_scores(tmp_path)
+        assert loaded.doc is None and not loaded.ok
+        assert reason in loaded.reason
+        assert h.symbol_table(loaded.doc, None) == []
+
+    def test_unreadable_document(self, tmp_path):
+        (tmp_path / h.NAV).mkdir()  # a directory where a file should be
+        loaded = h.load_nav(tmp_path)
+        assert loaded.doc is None and "unreadable" in loaded.reason
+
+    @pytest.mark.parametrize(
+        "loader",
+        [h.load_nav, h.load_positions, h.load_universe, h.load_router_health, h.load_expectancy],
+    )
+    def test_every_reader_reports_a_missing_file(self, tmp_path, loader):
+        loaded = loader(tmp_path)
+        assert loaded.doc is None and loaded.reason.endswith(": missing")
+
+    def test_wrong_schema_expectancy(self, state):
+        (state / h.EXPECTANCY).write_text(json.dumps({"schema": "expectancy_v5", "windows": {}}))
+        assert "expected 'expectancy_v6'" in h.load_expectancy(state).reason
+
+    def test_malformed_entries_are_skipped(self):
+        scores = {"window": "all", "symbols": [None, {"rank": 1}, {"symbol": "A", "rank": 2}]}
+        assert [r["symbol"] for r in h.symbol_table(scores, {"windows": 5})] == ["A"]
+
+
+class TestTables:
+    def test_symbol_table_matches_the_documents(self, state):
+        scores, exp = h.load_scores(state).doc, h.load_expectancy(state).doc
+        table = h.symbol_table(scores, exp)
+        assert [r["symbol"] for r in table] == [e["symbol"] for e in scores["symbols"]]
+        first, entry = table[0], scores["symbols"][0]
+        group = exp["windows"][scores["window"]]["symbols"][first["symbol"]]
+        assert first["rank"] == 1 and first["score"] == entry["score"]
+        assert first["expectancy"] == group["avg_r"] and first["hit_rate"] == group["hit_rate"]
+        assert first["slippage_bps"] == group["avg_slippage_bps"]
+        assert first["router_quality"] == entry["components"]["router_quality"]
+        assert (first["trades"], first["confidence"]) == (entry["trades"], entry["confidence"])
+        assert all(f"c_{k}" in first for k in h.COMPONENTS)
+
+    def test_top_n(self, state):
+        scores = h.load_scores(state).doc
+        assert h.top_n(scores, 5) == scores["top"]
+        assert h.top_n(scores, 0) == [] and h.top_n(None, 3) == []
+
+    def test_group_tables_per_window(self, state):
+        exp = h.load_expectancy(state).doc
+        assert set(h.windows(exp)) == {"all", "50t", "7d"}
+        rows = h.group_table(exp, "all", "strategies")
+        assert [r["strategy"] for r in rows] == sorted(exp["windows"]["all"]["strategies"])
+        assert (
+            rows[0]["trades"] == exp["windows"]["all"]["strategies"][rows[0]["strategy"]]["trades"]
+        )
+        policies = h.group_table(exp, "7d", "policies")
+        assert [r["policy"] for r in policies] == sorted(exp["windows"]["7d"]["policies"])
+        assert h.group_table(exp, "no-such-window", "strategies") == []
+
+    def test_data_age_and_staleness(self):
+        doc = {"generated_at": 1000.0, "as_of": 990.0}
+        fresh = h.data_age(doc, now=1030.0)
+        assert (fresh.age_s, fresh.as_of, fresh.stale) == (30.0, 990.0, False)
+        assert h.data_age(doc, now=1000.0 + h.STALE_AFTER_S + 1).stale
+        assert h.data_age({}, now=5.0).stale and h.data_age(None).age_s is None
+
+    def test_reject_counts(self):
+        exp = {"inputs": {"reject_reasons": {"not_json": 3}, "skip_reasons": {"unknown_tag": 1}}}
+        assert h.reject_counts(exp) == {"not_json": 3, "unknown_tag": 1}
+        assert h.reject_counts(None) == {}
