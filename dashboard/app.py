@@ -117,7 +117,7 @@ def intelligence(directory: Path) -> None:
         top = pd.DataFrame(table[:n]).set_index("symbol")
         comp = top[[f"c_{k}" for k in h.COMPONENTS]].rename(columns=lambda c: c[2:])
         st.subheader(f"Score components, top {n}")
-        st.bar_chart(comp, stack=False)
+        st.bar_chart(comp, stack=False, sort=False)  # symbols in rank order
     wins = h.windows(expectancy.doc)
     if wins:
         default = scores.doc.get("window") if scores.doc else None
