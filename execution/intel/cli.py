@@ -47,6 +47,15 @@ class CliError(Exception):
 
 # --- presentation ---------------------------------------------------------------------
 
+COLUMNS = {  # score component -> table heading
+    "expectancy": "exp",
+    "hit_rate": "hit",
+    "slippage": "slip",
+    "router_quality": "rout",
+    "liquidity": "liq",
+    "volatility": "vol",
+}
+
 
 def _fmt(x: Any, spec: str) -> str:
     return "—" if x is None else format(x, spec)
@@ -57,7 +66,7 @@ def format_table(scores: Mapping[str, Any], top: int | None = None) -> str:
     entries = list(scores.get("symbols", []))[: top if top else None]
     head = (
         f"{'rank':>4}  {'symbol':<12}{'score':>7}{'conf':>6}{'trades':>7}{'avg R':>8}"
-        f"{'hit':>6}{'slip bp':>8}  {'exp':>5}{'hit':>6}{'slip':>6}{'rout':>6}{'liq':>6}{'vol':>6}"
+        f"{'hit':>6}{'slip bp':>8}  " + "".join(f"{name:>6}" for name in COLUMNS.values())
     )
     rows = [
         f"window {scores.get('window')}, {len(scores.get('symbols', []))} symbols, "
@@ -71,11 +80,7 @@ def format_table(scores: Mapping[str, Any], top: int | None = None) -> str:
             f"{e['trades']:>7}{_fmt(i.get('avg_r'), '+8.3f'):>8}"
             f"{_fmt(i.get('hit_rate'), '6.2f'):>6}"
             f"{_fmt(i.get('avg_slippage_bps'), '8.2f'):>8}  "
-            + "".join(
-                f"{c[k]:>+6.2f}" if k != "expectancy" else f"{c[k]:>+5.2f}"
-                for k in ("expectancy", "hit_rate", "slippage", "router_quality", "liquidity")
-            )
-            + f"{c['volatility']:>+6.2f}"
+            + "".join(f"{c[k]:>+6.2f}" for k in COLUMNS)
             + (f"  missing: {', '.join(e['missing'])}" if e.get("missing") else "")
         )
     if not entries:
@@ -174,6 +179,11 @@ def cmd_follow(args: argparse.Namespace) -> int:
     cfg = _config(args.config)
     if args.interval is not None and args.interval < 0:
         raise CliError("--interval must not be negative")
+    log_path = Path(args.file)
+    if not log_path.parent.is_dir():
+        raise CliError(f"{log_path}: no such directory {log_path.parent}")
+    if not log_path.exists():
+        logging.getLogger("intel").warning("%s does not exist yet; waiting for it", log_path)
     try:
         runner = FollowRunner(
             args.file,

@@ -45,7 +45,8 @@ import statistics
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -132,14 +133,14 @@ class Inputs:
 
     orders: int = 0
     trades: int = 0
-    rejected: Counter[str] | None = None
-    skipped: Counter[str] | None = None
+    rejected: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
     gaps: int = 0
     watermark: float | None = None
 
-    def __post_init__(self) -> None:
-        self.rejected = self.rejected if self.rejected is not None else Counter()
-        self.skipped = self.skipped if self.skipped is not None else Counter()
+    def count(self, outcome: Reject | Skip) -> None:
+        """A line that was not applied, by reason."""
+        (self.rejected if isinstance(outcome, Reject) else self.skipped)[outcome.reason] += 1
 
     def saw(self, e: Event) -> None:
         if isinstance(e, Trade):
@@ -150,7 +151,6 @@ class Inputs:
             self.watermark = e.ts
 
     def document(self) -> dict[str, Any]:
-        assert self.rejected is not None and self.skipped is not None
         return {
             "events": self.orders + self.trades,
             "orders": self.orders,
@@ -298,14 +298,11 @@ def expectancy_surfaces(
     decoder = LineDecoder[Event](Event, tag_field="event").decode  # ids checked below
     seen: set[str] = set()
     inputs = Inputs()
-    assert inputs.rejected is not None and inputs.skipped is not None
     good: list[Event] = []
     for raw in events:
         e = to_event(raw, decoder)
-        if isinstance(e, Reject):
-            inputs.rejected[e.reason] += 1
-        elif isinstance(e, Skip):
-            inputs.skipped[e.reason] += 1
+        if isinstance(e, Reject | Skip):
+            inputs.count(e)
         elif event_id(e) in seen:
             inputs.rejected["duplicate_id"] += 1
         else:
@@ -374,48 +371,49 @@ def build_document(
 # --- the streaming engine -------------------------------------------------------------
 
 
+Factory = Callable[[], Any]
+Restore = Callable[[Any], Any]
+
+
+def _window_kinds(window: Window, eps: float) -> tuple[tuple[Factory, Restore], ...]:
+    """(factory, restore) for the trades and the orders accumulator of one group
+    under ``window``: the plain monoid, or a last-N / time window around it."""
+
+    def trade_stats() -> TradeStats:
+        return TradeStats(eps)
+
+    kinds: list[tuple[Factory, Restore]] = []
+    for inner, restore in (
+        (trade_stats, TradeStats.from_state),
+        (OrderStats, OrderStats.from_state),
+    ):
+        if window.trades is not None:
+            kinds.append(
+                (partial(LastN, window.trades, inner), partial(LastN.from_state, factory=inner))
+            )
+        elif window.seconds is not None:
+            kinds.append(
+                (
+                    partial(TimeWindow, window.seconds, inner),
+                    partial(TimeWindow.from_state, factory=inner),
+                )
+            )
+        else:
+            kinds.append((inner, restore))
+    return tuple(kinds)
+
+
 class _Surface:
     """One window's keyed accumulators: per dimension, trades and orders by key."""
 
-    __slots__ = ("maps", "timed", "window")
+    __slots__ = ("kinds", "maps", "timed", "window")
 
     def __init__(self, window: Window, eps: float) -> None:
         self.window = window
         self.timed = window.seconds is not None
-        trades, orders = self._factories(eps)
+        self.kinds = _window_kinds(window, eps)
+        (trades, _), (orders, _) = self.kinds
         self.maps = [(KeyedMap(trades), KeyedMap(orders)) for _ in DIMENSIONS]
-
-    def _factories(self, eps: float) -> tuple[Callable[[], Any], Callable[[], Any]]:
-        w = self.window
-
-        def trade_stats() -> TradeStats:
-            return TradeStats(eps)
-
-        if w.trades is not None:
-            n = w.trades
-            return (lambda: LastN(n, trade_stats)), (lambda: LastN(n, OrderStats))
-        if w.seconds is not None:
-            span = w.seconds
-            return (lambda: TimeWindow(span, trade_stats)), (lambda: TimeWindow(span, OrderStats))
-        return trade_stats, OrderStats
-
-    def _restorer(self, eps: float) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-        w = self.window
-
-        def trade_stats() -> TradeStats:
-            return TradeStats(eps)
-
-        if w.trades is not None:
-            return (
-                lambda s: LastN.from_state(s, trade_stats),
-                lambda s: LastN.from_state(s, OrderStats),
-            )
-        if w.seconds is not None:
-            return (
-                lambda s: TimeWindow.from_state(s, trade_stats),
-                lambda s: TimeWindow.from_state(s, OrderStats),
-            )
-        return TradeStats.from_state, OrderStats.from_state
 
     def update(self, keys: tuple[str, ...], is_trade: bool, item: Any, ts: float) -> None:
         x = (ts, item) if self.timed else item
@@ -442,16 +440,15 @@ class _Surface:
             if watermark is None:
                 return Sufficient()
             result: Sufficient = acc.result(watermark)
-            return result
-        result = acc.result
+        else:
+            result = acc.result
         return result
 
     def to_state(self) -> list[dict[str, Any]]:
         return [{"trades": t.to_state(), "orders": o.to_state()} for t, o in self.maps]
 
-    def restore(self, state: Sequence[Mapping[str, Any]], eps: float) -> None:
-        trades_f, orders_f = self._factories(eps)
-        trades_r, orders_r = self._restorer(eps)
+    def restore(self, state: Sequence[Mapping[str, Any]]) -> None:
+        (trades_f, trades_r), (orders_f, orders_r) = self.kinds
         self.maps = [
             (
                 KeyedMap.from_state(s["trades"], trades_f, trades_r),
@@ -502,26 +499,15 @@ class ExpectancyEngine:
 
     def feed(self, frame: Frame) -> None:
         """One line (without its newline) or an over-long marker."""
-        if frame is OVERLONG:
-            self._count_reject(Reject("over_long"))
-            return
-        assert isinstance(frame, bytes)
-        e = self.decoder.decode(frame)
-        if isinstance(e, Reject):
-            self._count_reject(e)
-        elif isinstance(e, Skip):
-            assert self.inputs.skipped is not None
-            self.inputs.skipped[e.reason] += 1
+        e = to_event(frame, self.decoder.decode)
+        if isinstance(e, Reject | Skip):
+            self.inputs.count(e)
         else:
             self.apply(e)
 
     def feed_many(self, frames: Iterable[Frame]) -> None:
         for frame in frames:
             self.feed(frame)
-
-    def _count_reject(self, r: Reject) -> None:
-        assert self.inputs.rejected is not None
-        self.inputs.rejected[r.reason] += 1
 
     def apply(self, e: Event) -> None:
         """One valid event (already de-duplicated)."""
@@ -581,7 +567,7 @@ class ExpectancyEngine:
         self.inputs = Inputs.from_state(state["inputs"])
         self.decoder.recent = RecentIds.from_state(state["recent_ids"])
         for surface, s in zip(self._surfaces, state["surfaces"], strict=True):
-            surface.restore(s, self.eps)
+            surface.restore(s)
 
 
 # --- loaders --------------------------------------------------------------------------
@@ -602,11 +588,10 @@ def iter_log_frames(
     """Frames of complete files, a read at a time, with the bytes read so far."""
     done = 0
     for path in paths:
-        last = 0
+        end = 0
         for frames, end in iter_frames(path, max_line_bytes=max_line_bytes):
             yield frames, done + end
-            last = end
-        done += last
+        done += end
 
 
 def load_lines(path: str | Path, *, rotated: bool = True) -> list[Frame]:

@@ -89,11 +89,35 @@ class Sufficient:
     mean_latency_ms: float | None = None
 
 
-class TradeStats(Accumulator[Sequence[Any], Sufficient]):
+class _Composite(Accumulator[Sequence[Any], Sufficient]):
+    """Integer counters plus named sub-accumulators, merged and saved part by part."""
+
+    __slots__ = ("counts",)
+    _parts: tuple[str, ...] = ()
+    counts: list[int]
+
+    def merge(self, other: Self) -> None:
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        for name in self._parts:
+            getattr(self, name).merge(getattr(other, name))
+
+    def to_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"counts": list(self.counts)}
+        for name in self._parts:
+            state[name] = getattr(self, name).to_state()
+        return state
+
+    def _restore(self, state: dict[str, Any]) -> Self:
+        self.counts = [int(v) for v in state["counts"]]
+        for name in self._parts:
+            setattr(self, name, type(getattr(self, name)).from_state(state[name]))
+        return self
+
+
+class TradeStats(_Composite):
     """Closed trades of one group: counts, sums, R moments, drawdown, loss streak."""
 
     __slots__ = (
-        "counts",
         "dd",
         "eps",
         "gross_loss",
@@ -156,11 +180,6 @@ class TradeStats(Accumulator[Sequence[Any], Sufficient]):
                 self.loss_r.update(r)
         self.streak.update(pnl < 0)
 
-    def merge(self, other: Self) -> None:
-        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
-        for name in self._parts:
-            getattr(self, name).merge(getattr(other, name))
-
     @property
     def result(self) -> Sufficient:
         trades, wins, losses, scratches, decisive, risk_trades = self.counts
@@ -190,25 +209,17 @@ class TradeStats(Accumulator[Sequence[Any], Sufficient]):
         )
 
     def to_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"eps": self.eps, "counts": list(self.counts)}
-        for name in self._parts:
-            state[name] = getattr(self, name).to_state()
-        return state
+        return {"eps": self.eps, **super().to_state()}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Self:
-        out = cls(float(state["eps"]))
-        out.counts = [int(v) for v in state["counts"]]
-        for name in cls._parts:
-            part = getattr(out, name)
-            setattr(out, name, type(part).from_state(state[name]))
-        return out
+        return cls(float(state["eps"]))._restore(state)
 
 
-class OrderStats(Accumulator[Sequence[Any], Sufficient]):
+class OrderStats(_Composite):
     """Order outcomes of one group: fills, maker share, fallbacks, rejects, slippage."""
 
-    __slots__ = ("counts", "latency", "notional", "slip_cost", "slippage")
+    __slots__ = ("latency", "notional", "slip_cost", "slippage")
 
     _parts = ("slippage", "slip_cost", "notional", "latency")
 
@@ -239,11 +250,6 @@ class OrderStats(Accumulator[Sequence[Any], Sufficient]):
         if latency is not None:
             self.latency.update(latency)
 
-    def merge(self, other: Self) -> None:
-        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
-        for name in self._parts:
-            getattr(self, name).merge(getattr(other, name))
-
     @property
     def result(self) -> Sufficient:
         orders, fills, maker, fallbacks, rejects = self.counts
@@ -262,20 +268,9 @@ class OrderStats(Accumulator[Sequence[Any], Sufficient]):
             mean_latency_ms=lat.mean,
         )
 
-    def to_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"counts": list(self.counts)}
-        for name in self._parts:
-            state[name] = getattr(self, name).to_state()
-        return state
-
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Self:
-        out = cls()
-        out.counts = [int(v) for v in state["counts"]]
-        for name in cls._parts:
-            part = getattr(out, name)
-            setattr(out, name, type(part).from_state(state[name]))
-        return out
+        return cls()._restore(state)
 
 
 def combine(trades: Sufficient, orders: Sufficient) -> Sufficient:

@@ -100,6 +100,7 @@ class TestReplayAndShow:
             (["replay", str(SAMPLE), "--window", "7w"], "bad window '7w'"),
             (["replay", str(SAMPLE), "--config", "nope.json"], "nope.json: file not found"),
             (["show"], "missing or not a symbol_scores_v6 document"),
+            (["follow", "no/such/dir/m.jsonl"], "no such directory no/such/dir"),
         ],
     )
     def test_errors_are_one_line_with_a_nonzero_exit(self, tmp_path, args, message):
@@ -225,3 +226,20 @@ def test_dry_run_then_follow_process_equals_replay(cfg, tmp_path):
     again = replay([log], cfg.intel, state_dir=state, publish=False)
     assert without_wall_time(followed) == without_wall_time(again.expectancy)
     assert without_wall_time(followed_scores) == without_wall_time(again.scores)
+
+
+def test_follow_of_a_file_not_there_yet_says_it_waits(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "execution.intel", "follow", str(tmp_path / "later.jsonl"),
+         "--state-dir", str(tmp_path / "state")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    try:
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert "later.jsonl does not exist yet; waiting for it" in err
