@@ -23,6 +23,8 @@ X_contra = TypeVar("X_contra", contravariant=True)
 class Monoid(Protocol[X_contra]):
     def update(self, x: X_contra, /) -> None: ...
 
+    def extend(self, xs: Any, /) -> None: ...
+
     def merge(self, other: Any, /) -> None: ...
 
     def to_state(self) -> State: ...
@@ -45,6 +47,20 @@ class KeyedMap(Generic[A]):
         if acc is None:
             acc = self._groups[key] = self.factory()
         acc.update(x)
+
+    def extend(self, key: str, xs: Any) -> None:
+        """``update(key, x)`` for each of ``xs``, in order."""
+        acc = self._groups.get(key)
+        if acc is None:
+            acc = self._groups[key] = self.factory()
+        acc.extend(xs)
+
+    def at(self, key: str) -> A:
+        """The group's accumulator, created empty on first sight."""
+        acc = self._groups.get(key)
+        if acc is None:
+            acc = self._groups[key] = self.factory()
+        return acc
 
     def merge(self, other: KeyedMap[A]) -> None:
         for key, acc in other._groups.items():

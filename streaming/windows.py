@@ -23,8 +23,10 @@ and truncates, which keeps the monoid laws.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from streaming.stats.base import State
@@ -40,8 +42,20 @@ class Folder(Protocol[X_contra, R_co]):
 
     def update(self, x: X_contra, /) -> None: ...
 
+    def extend(self, xs: Iterable[X_contra], /) -> None: ...
+
     @property
     def result(self) -> R_co: ...
+
+
+class Mergeable(Folder[X_contra, R_co], Protocol[X_contra, R_co]):
+    """A folder whose folds combine: what a time window caches per chunk."""
+
+    def merge(self, other: Any, /) -> None: ...
+
+
+# Events per time-window chunk: a read folds at most two chunks' events.
+CHUNK = 256
 
 
 def jsonable(x: Any) -> Any:
@@ -68,13 +82,15 @@ class LastN(Generic[X, R]):
     def update(self, x: X) -> None:
         self.items.append(x)
 
+    def extend(self, xs: Iterable[X]) -> None:
+        self.items.extend(xs)
+
     def merge(self, other: LastN[X, R]) -> None:
         self.items.extend(other.items)
 
     def fold(self) -> Folder[X, R]:
         acc = self.factory()
-        for x in self.items:
-            acc.update(x)
+        acc.extend(list(self.items))
         return acc
 
     @property
@@ -94,6 +110,26 @@ class LastN(Generic[X, R]):
     __hash__ = None  # type: ignore[assignment]
 
 
+class _Chunk(Generic[X, R]):
+    """Up to ``chunk`` consecutive events of a time window, with their time
+    range and (once full) a cached fold, so a read merges one summary instead of
+    folding the events again."""
+
+    __slots__ = ("cut", "hi", "items", "lo", "summary")
+
+    def __init__(self) -> None:
+        self.items: list[tuple[float, X]] = []
+        self.cut = 0  # events before this index are evicted
+        self.lo = math.inf
+        self.hi = -math.inf
+        self.summary: Mergeable[X, R] | None = None
+
+    def add(self, item: tuple[float, X]) -> None:
+        self.lo = min(self.lo, item[0])
+        self.hi = max(self.hi, item[0])
+        self.items.append(item)
+
+
 class TimeWindow(Generic[X, R]):
     """Events ``(ts, x)`` with ``ts > watermark - span``, folded through ``factory()``.
 
@@ -101,33 +137,77 @@ class TimeWindow(Generic[X, R]):
     every window of every group ends at the same instant); by default it is this
     window's own largest ``ts``. Events older than the window's own largest ``ts``
     minus ``span`` can never come back into view and are dropped as they age out.
+
+    Events are kept in arrival order in chunks of :data:`CHUNK`. A read merges the
+    cached fold of every full chunk that lies wholly inside the window and folds
+    the events of the others (the one the boundary cuts through and the newest,
+    partly filled one), so its cost grows with the number of chunks, not events.
     """
 
-    __slots__ = ("factory", "items", "max_ts", "span")
+    __slots__ = ("_chunks", "chunk", "factory", "max_ts", "span")
 
     def __init__(
         self,
         span: float,
-        factory: Callable[[], Folder[X, R]],
+        factory: Callable[[], Mergeable[X, R]],
         items: Iterable[tuple[float, X]] = (),
         max_ts: float | None = None,
+        *,
+        chunk: int = CHUNK,
     ) -> None:
         if not span > 0:
             raise ValueError(f"time span must be positive, got {span}")
+        if chunk < 1:
+            raise ValueError(f"chunk size must be positive, got {chunk}")
         self.span = span
+        self.chunk = chunk
         self.factory = factory
-        self.items: deque[tuple[float, X]] = deque((float(ts), x) for ts, x in items)
+        self._chunks: deque[_Chunk[X, R]] = deque()
         self.max_ts = max_ts
+        for ts, x in items:
+            self._append((float(ts), x))
+
+    @property
+    def items(self) -> list[tuple[float, X]]:
+        """The events held, oldest arrival first."""
+        return [it for c in self._chunks for it in c.items[c.cut :]]
+
+    def _append(self, item: tuple[float, X]) -> None:
+        chunks = self._chunks
+        if not chunks or len(chunks[-1].items) >= self.chunk:
+            chunks.append(_Chunk())
+        chunks[-1].add(item)
 
     def update(self, item: tuple[float, X]) -> None:
         ts = item[0]
         if self.max_ts is None or ts > self.max_ts:
             self.max_ts = ts
-        self.items.append(item)
+        self._append(item)
+        self._evict()
+
+    def extend(self, items: Iterable[tuple[float, X]]) -> None:
+        """``update`` on each, in order (one eviction pass at the end)."""
+        batch = items if isinstance(items, list) else list(items)
+        if not batch:
+            return
+        top = max(map(itemgetter(0), batch))
+        if self.max_ts is None or top > self.max_ts:
+            self.max_ts = top
+        chunks, size, i = self._chunks, self.chunk, 0
+        while i < len(batch):
+            if not chunks or len(chunks[-1].items) >= size:
+                chunks.append(_Chunk())
+            c = chunks[-1]
+            part = batch[i : i + size - len(c.items)]
+            c.items += part
+            c.lo = min(c.lo, *map(itemgetter(0), part))
+            c.hi = max(c.hi, *map(itemgetter(0), part))
+            i += len(part)
         self._evict()
 
     def merge(self, other: TimeWindow[X, R]) -> None:
-        self.items.extend(other.items)
+        for item in other.items:
+            self._append(item)
         if other.max_ts is not None and (self.max_ts is None or other.max_ts > self.max_ts):
             self.max_ts = other.max_ts
         self._evict()
@@ -136,29 +216,47 @@ class TimeWindow(Generic[X, R]):
         if self.max_ts is None:
             return
         horizon = self.max_ts - self.span
-        items = self.items
-        while items and items[0][0] <= horizon:
-            items.popleft()
+        chunks = self._chunks
+        while chunks:
+            c = chunks[0]
+            items, cut = c.items, c.cut
+            while cut < len(items) and items[cut][0] <= horizon:
+                cut += 1
+            if cut == len(items) and len(items) >= self.chunk:
+                chunks.popleft()  # wholly aged out; keep looking
+                continue
+            c.cut = cut
+            if cut == len(items):
+                chunks.popleft()
+            break
 
-    def fold(self, watermark: float | None = None) -> Folder[X, R]:
+    def fold(self, watermark: float | None = None) -> Mergeable[X, R]:
         wm = self.max_ts if watermark is None else watermark
         acc = self.factory()
-        if wm is not None:
-            horizon = wm - self.span
-            for ts, x in self.items:
-                if ts > horizon:
-                    acc.update(x)
+        if wm is None:
+            return acc
+        horizon = wm - self.span
+        for c in self._chunks:
+            if c.cut == 0 and c.lo > horizon and len(c.items) >= self.chunk:
+                if c.summary is None:
+                    c.summary = self.factory()
+                    c.summary.extend([x for _, x in c.items])
+                acc.merge(c.summary)
+            elif c.hi > horizon:
+                acc.extend([x for ts, x in c.items[c.cut :] if ts > horizon])
         return acc
 
     def result(self, watermark: float | None = None) -> R:
         return self.fold(watermark).result
 
     def to_state(self) -> State:
-        return {"span": self.span, "max_ts": self.max_ts, "items": jsonable(list(self.items))}
+        return {"span": self.span, "max_ts": self.max_ts, "items": jsonable(self.items)}
 
     @classmethod
-    def from_state(cls, state: State, factory: Callable[[], Folder[X, R]]) -> Self:
-        return cls(float(state["span"]), factory, state["items"], state["max_ts"])
+    def from_state(
+        cls, state: State, factory: Callable[[], Mergeable[X, R]], *, chunk: int = CHUNK
+    ) -> Self:
+        return cls(float(state["span"]), factory, state["items"], state["max_ts"], chunk=chunk)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TimeWindow) and self.to_state() == other.to_state()

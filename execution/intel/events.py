@@ -32,7 +32,7 @@ FILLS = frozenset({"FILLED", "PARTIALLY_FILLED"})
 NonNeg = Annotated[float, Meta(ge=0)]
 
 
-class Order(msgspec.Struct, frozen=True, tag_field="event", tag="order"):
+class Order(msgspec.Struct, frozen=True, gc=False, tag_field="event", tag="order"):
     ts: float
     symbol: str
     order_id: str
@@ -55,7 +55,7 @@ class Order(msgspec.Struct, frozen=True, tag_field="event", tag="order"):
         return self.status in FILLS
 
 
-class Trade(msgspec.Struct, frozen=True, tag_field="event", tag="trade"):
+class Trade(msgspec.Struct, frozen=True, gc=False, tag_field="event", tag="trade"):
     ts: float
     symbol: str
     trade_id: str

@@ -51,16 +51,21 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 
 from execution.config import WINDOW_RE, IntelConfig
 from execution.intel.events import Event, Order, Trade, event_id, make_decoder
 from execution.intel.figures import figures
 from execution.intel.stats import (
+    VECTOR_MIN,
     OrderStats,
     Sufficient,
     TradeStats,
     combine,
+    order_columns,
     order_item,
+    trade_columns,
     trade_item,
 )
 from streaming.decode import (
@@ -81,6 +86,9 @@ SCHEMA: Final = "expectancy_v6"
 VERSION: Final = 1
 STATE_VERSION: Final = 1
 DIMENSIONS: Final = ("symbols", "strategies", "policies", "regimes")
+KEY_FIELDS: Final = ("symbol", "strategy", "policy", "regime")
+# Batches shorter than this go event by event; longer ones take the columnar path.
+BATCH_MIN: Final = 256
 _UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -403,13 +411,72 @@ def _window_kinds(window: Window, eps: float) -> tuple[tuple[Factory, Restore], 
     return tuple(kinds)
 
 
+Groups = list[tuple[str, npt.NDArray[np.intp]]]
+
+
+def _codes(keys: Sequence[Any]) -> tuple[list[Any], npt.NDArray[np.intp]]:
+    """The distinct keys in order of first sight, and each position's key number."""
+    first = dict.fromkeys(keys)
+    index = {k: i for i, k in enumerate(first)}
+    return list(first), np.fromiter(map(index.__getitem__, keys), np.intp, len(keys))
+
+
+def _group_by_dimension(events: Sequence[Event]) -> list[Groups]:
+    """Per dimension, each key with the positions of its events, in arrival order.
+    Events are numbered by their (symbol, strategy, policy, regime) cell once; each
+    dimension's numbering follows from the few distinct cells."""
+    cells, cell_codes = _codes([_keys(e) for e in events])
+    out: list[Groups] = []
+    for d in range(len(KEY_FIELDS)):
+        keys, lut = _codes([c[d] for c in cells])
+        if len(keys) == 1:
+            out.append([(keys[0], np.arange(len(events)))])
+            continue
+        codes = lut[cell_codes]
+        order = np.argsort(codes, kind="stable")
+        bounds = np.cumsum(np.bincount(codes, minlength=len(keys)))[:-1]
+        out.append(list(zip(keys, np.split(order, bounds), strict=True)))
+    return out
+
+
+@dataclass(slots=True)
+class _Block:
+    """One side (trades or orders) of a batch of events, in arrival order."""
+
+    is_trade: bool
+    items: list[Any]
+    columns: tuple[Any, ...]
+    ts: list[float]
+    groups: list[Groups]  # per dimension
+    _timed: list[tuple[float, Any]] | None = None
+
+    @classmethod
+    def of(cls, events: Sequence[Event], is_trade: bool) -> _Block:
+        if is_trade:
+            trades: Sequence[Trade] = events  # type: ignore[assignment]
+            items: list[Any] = list(map(trade_item, trades))
+            columns: tuple[Any, ...] = trade_columns(trades)
+        else:
+            orders: Sequence[Order] = events  # type: ignore[assignment]
+            items = list(map(order_item, orders))
+            columns = order_columns(orders)
+        return cls(is_trade, items, columns, [e.ts for e in events], _group_by_dimension(events))
+
+    @property
+    def timed(self) -> list[tuple[float, Any]]:
+        if self._timed is None:
+            self._timed = list(zip(self.ts, self.items, strict=True))
+        return self._timed
+
+
 class _Surface:
     """One window's keyed accumulators: per dimension, trades and orders by key."""
 
-    __slots__ = ("kinds", "maps", "timed", "window")
+    __slots__ = ("eps", "kinds", "maps", "timed", "window")
 
     def __init__(self, window: Window, eps: float) -> None:
         self.window = window
+        self.eps = eps
         self.timed = window.seconds is not None
         self.kinds = _window_kinds(window, eps)
         (trades, _), (orders, _) = self.kinds
@@ -420,6 +487,32 @@ class _Surface:
         side = 0 if is_trade else 1
         for keyed, key in zip(self.maps, keys, strict=True):
             keyed[side].update(key, x)
+
+    def extend(self, block: _Block) -> None:
+        """Every event of ``block``, group by group: the same states as ``update``
+        on each (the ``all`` window folds long runs from the columns)."""
+        side = 0 if block.is_trade else 1
+        n = self.window.trades
+        for keyed, groups in zip(self.maps, block.groups, strict=True):
+            acc_of = keyed[side].at
+            for key, idx in groups:
+                acc = acc_of(key)
+                if self.timed:
+                    timed = block.timed
+                    acc.extend([timed[i] for i in idx.tolist()])
+                elif n is not None:
+                    items = block.items
+                    acc.extend([items[i] for i in idx[-n:].tolist()])
+                elif len(idx) >= VECTOR_MIN:
+                    cols = [c[idx] for c in block.columns]
+                    acc.merge(
+                        TradeStats.of_columns(self.eps, *cols)
+                        if block.is_trade
+                        else OrderStats.of_columns(*cols)
+                    )
+                else:
+                    items = block.items
+                    acc.extend([items[i] for i in idx.tolist()])
 
     def sufficient(self, watermark: float | None) -> dict[str, dict[str, Sufficient]]:
         out: dict[str, dict[str, Sufficient]] = {}
@@ -506,8 +599,39 @@ class ExpectancyEngine:
             self.apply(e)
 
     def feed_many(self, frames: Iterable[Frame]) -> None:
+        """Many lines: decoded one by one (each is applied, rejected or skipped as by
+        :meth:`feed`), then applied together by :meth:`apply_many`."""
+        decode = self.decoder.decode
+        count = self.inputs.count
+        events: list[Event] = []
         for frame in frames:
-            self.feed(frame)
+            e = decode(frame) if type(frame) is bytes else to_event(frame, decode)
+            if isinstance(e, Reject | Skip):
+                count(e)
+            else:
+                events.append(e)
+        self.apply_many(events)
+
+    def apply_many(self, events: Sequence[Event]) -> None:
+        """Valid events in arrival order; equal to :meth:`apply` on each (floats up
+        to rounding). Long batches go through numpy, side by side and group by group."""
+        if len(events) < BATCH_MIN:
+            for e in events:
+                self.apply(e)
+            return
+        trades = [e for e in events if type(e) is Trade]
+        orders = [e for e in events if type(e) is Order]
+        inputs = self.inputs
+        inputs.trades += len(trades)
+        inputs.orders += len(orders)
+        top = max(e.ts for e in events)
+        if inputs.watermark is None or top > inputs.watermark:
+            inputs.watermark = top
+        for side, is_trade in ((trades, True), (orders, False)):
+            if side:
+                block = _Block.of(side, is_trade)
+                for surface in self._surfaces:
+                    surface.extend(block)
 
     def apply(self, e: Event) -> None:
         """One valid event (already de-duplicated)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any, Generic, Self, TypeVar
 
 X_contra = TypeVar("X_contra", contravariant=True)
@@ -18,6 +19,12 @@ class Accumulator(ABC, Generic[X_contra, R_co]):
     @abstractmethod
     def update(self, x: X_contra) -> None:
         """Absorb one event (returns nothing: the object holds the state)."""
+
+    def extend(self, xs: Iterable[X_contra]) -> None:
+        """Absorb ``xs`` in order; the same state as ``update`` on each. Subclasses
+        may fold large blocks with vectorised code (equal up to float rounding)."""
+        for x in xs:
+            self.update(x)
 
     @abstractmethod
     def merge(self, other: Self) -> None:

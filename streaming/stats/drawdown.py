@@ -21,6 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
+import numpy as np
+import numpy.typing as npt
+
 from streaming.stats.base import Accumulator
 
 
@@ -51,6 +54,21 @@ class Drawdown(Accumulator[float, DrawdownResult]):
             self.trough = self.total
         fall = self.peak - self.total
         self.max_drawdown = max(self.max_drawdown, fall)
+
+    @classmethod
+    def of_block(cls, xs: npt.NDArray[np.float64]) -> Self:
+        """The state after ``update`` on each of ``xs``, computed with numpy (the
+        running total is the same sequential sum, so the result is identical)."""
+        if len(xs) == 0:
+            return cls()
+        cum = np.cumsum(xs)
+        peaks = np.maximum(np.maximum.accumulate(cum), 0.0)
+        return cls(
+            float(cum[-1]),
+            float(peaks[-1]),
+            min(float(cum.min()), 0.0),
+            float((peaks - cum).max()),
+        )
 
     def merge(self, other: Self) -> None:
         across = self.peak - (self.total + other.trough)

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from typing import Self
 
+import numpy as np
+import numpy.typing as npt
+
 from streaming.stats.base import Accumulator
 
 
@@ -41,6 +44,19 @@ class Streak(Accumulator[bool, int]):
         else:
             self.tail = 0
         self.n += 1
+
+    @classmethod
+    def of_block(cls, flags: npt.NDArray[np.bool_]) -> Self:
+        """The state after ``update`` on each of ``flags``, computed with numpy."""
+        n = len(flags)
+        edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        if len(starts) == 0:
+            return cls(n)
+        runs = ends - starts
+        head = int(runs[0]) if starts[0] == 0 else 0
+        tail = int(runs[-1]) if ends[-1] == n else 0
+        return cls(n, head, tail, int(runs.max()))
 
     def merge(self, other: Self) -> None:
         self.longest = max(self.longest, other.longest, self.tail + other.head)

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import Self
 
+import numpy as np
+import numpy.typing as npt
+
 from streaming.stats.base import Accumulator
 
 
@@ -35,6 +38,12 @@ class CompensatedSum(Accumulator[float, float]):
 
     def update(self, x: float) -> None:
         self.total, self.comp = _two_sum(self.total, self.comp, x)
+
+    @classmethod
+    def of_block(cls, xs: npt.NDArray[np.float64]) -> Self:
+        """The sum of ``xs`` with numpy's pairwise summation (error O(log n · ε)
+        relative to Σ|x|); blocks then combine through the compensated merge."""
+        return cls(float(np.sum(xs)))
 
     def merge(self, other: Self) -> None:
         # Add the other's high part exactly; the low-order parts simply add up.

@@ -19,6 +19,9 @@ import math
 from dataclasses import dataclass
 from typing import Self
 
+import numpy as np
+import numpy.typing as npt
+
 from streaming.stats.base import Accumulator
 
 
@@ -52,6 +55,15 @@ class MeanVar(Accumulator[float, MeanVarResult]):
         delta = x - self.mean
         self.mean += delta / self.n
         self.m2 += delta * (x - self.mean)
+
+    @classmethod
+    def of_block(cls, xs: npt.NDArray[np.float64]) -> Self:
+        """Count, mean and centred sum of squares of ``xs`` by two numpy passes."""
+        n = len(xs)
+        if n == 0:
+            return cls()
+        mean = float(np.mean(xs))
+        return cls(n, mean, float(np.sum((xs - mean) ** 2)))
 
     def merge(self, other: Self) -> None:
         if other.n == 0:

@@ -19,7 +19,7 @@ from execution.intel.cli import main
 from execution.intel.runner import FollowRunner, replay
 from execution.state_publish import EXPECTANCY_FILE, SCORES_FILE
 from streaming.checkpoint import CheckpointError, CheckpointStore
-from tests.intel.builders import line, order, trade, validator, without_wall_time
+from tests.intel.builders import assert_close, line, order, trade, validator, without_wall_time
 from tests.support import ROOT
 
 SAMPLE = ROOT / "logs" / "samples" / "router_metrics.jsonl.gz"
@@ -153,7 +153,7 @@ class TestFollowRunner:
         assert second.stats.lines == len(events) - 40
         got = docs(state)[0]
         want = replay([log], CFG, state_dir=state, publish=False).expectancy
-        assert without_wall_time(got) == without_wall_time(want)
+        assert_close(without_wall_time(got), without_wall_time(want))
 
     def test_commit_failures_are_retried_and_consumption_goes_on(self, tmp_path):
         """A full disk: each failure counted and reported, consumption goes on, the
@@ -224,8 +224,8 @@ def test_dry_run_then_follow_process_equals_replay(cfg, tmp_path):
     assert "stopped:" in out
     followed, followed_scores = docs(state)
     again = replay([log], cfg.intel, state_dir=state, publish=False)
-    assert without_wall_time(followed) == without_wall_time(again.expectancy)
-    assert without_wall_time(followed_scores) == without_wall_time(again.scores)
+    assert_close(without_wall_time(followed), without_wall_time(again.expectancy))
+    assert_close(without_wall_time(followed_scores), without_wall_time(again.scores))
 
 
 def test_follow_of_a_file_not_there_yet_says_it_waits(tmp_path):

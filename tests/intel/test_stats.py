@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 
 from execution.intel.events import Event, Order, Trade
 from execution.intel.expectancy_v6 import batch_sufficient
-from execution.intel.stats import OrderStats, Sufficient, TradeStats, order_item, trade_item
+from execution.intel.stats import (
+    VECTOR_MIN,
+    OrderStats,
+    Sufficient,
+    TradeStats,
+    order_columns,
+    order_item,
+    trade_columns,
+    trade_item,
+)
 from tests.intel.builders import assert_close, good_event
 
 EPS = 0.05
@@ -93,3 +102,36 @@ def test_a_merge_joins_loss_streaks_and_drawdowns_across_the_seam():
     s = (a + b).result
     assert s.longest_loss_streak == 3
     assert s.max_drawdown_r == 3.0
+
+
+@given(events(Trade))
+def test_trade_column_blocks_equal_the_item_fold(trades):
+    """The vectorised block state equals updating on each trade (floats to rounding)."""
+    block = TradeStats.of_columns(EPS, *trade_columns(trades))
+    assert_close(as_dict(block.result), as_dict(fold_trades(trades).result))
+    assert block.counts == fold_trades(trades).counts
+
+
+@given(events(Order))
+def test_order_column_blocks_equal_the_item_fold(orders):
+    block = OrderStats.of_columns(*order_columns(orders))
+    assert_close(as_dict(block.result), as_dict(fold_orders(orders).result))
+    assert block.counts == fold_orders(orders).counts
+
+
+@given(
+    st.lists(good_event(0, 0.0, "trade").map(lambda d: msgspec.convert(d, Event)),
+             min_size=VECTOR_MIN, max_size=3 * VECTOR_MIN),
+    st.lists(good_event(0, 0.0, "order").map(lambda d: msgspec.convert(d, Event)),
+             min_size=VECTOR_MIN, max_size=3 * VECTOR_MIN),
+    st.integers(0, VECTOR_MIN),
+)  # fmt: skip
+def test_extend_on_long_runs_equals_update(trades, orders, head):
+    """``extend`` takes the vectorised path for long runs; merged after a per-event
+    head it still equals the per-event fold."""
+    t = fold_trades(trades[:head])
+    t.extend([trade_item(x) for x in trades[head:]])
+    assert_close(as_dict(t.result), as_dict(fold_trades(trades).result))
+    o = fold_orders(orders[:head])
+    o.extend([order_item(x) for x in orders[head:]])
+    assert_close(as_dict(o.result), as_dict(fold_orders(orders).result))

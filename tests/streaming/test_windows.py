@@ -129,3 +129,37 @@ def test_keyed_map_of_windows_restores_with_its_factory():
     assert back == k
     assert back.get("a").result.mean == 2.5
     assert len(k) == 2
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), st.lists(st.tuples(st.integers(0, 400), values), max_size=9)),
+            st.tuples(st.just("read"), st.integers(0, 150)),
+        ),
+        max_size=40,
+    ),
+    st.integers(1, 5),
+    st.sampled_from([MeanVar, Drawdown]),
+)
+def test_chunked_time_window_reads_equal_a_plain_filter(ops, chunk, kind):
+    """Cached chunk folds never go stale: after any mix of updates, batch extends and
+    reads at later watermarks, a read equals folding the plain list of events."""
+    span = 60.0
+    w = TimeWindow(span, kind, chunk=chunk)
+    seen: list[tuple[float, float]] = []
+    for op, arg in ops:
+        if op == "add":
+            batch = [(float(ts), x) for ts, x in arg]
+            if len(batch) == 1:
+                w.update(batch[0])
+            else:
+                w.extend(batch)
+            seen += batch
+        elif seen:
+            wm = max(ts for ts, _ in seen) + arg
+            want = fold(kind, [x for ts, x in seen if ts > wm - span])
+            got = w.fold(wm).to_state()
+            assert all(close(a, b, scale=1e3) for a, b in zip(got, want.to_state(), strict=True))
+    restored = TimeWindow.from_state(json.loads(json.dumps(w.to_state())), kind, chunk=chunk)
+    assert restored == w
