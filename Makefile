@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck sample bench dashboard clean
+.PHONY: run test lint typecheck sample bench faults dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ dashboard: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m benchmarks.bench_streaming
+	$(PY) -m benchmarks.bench_intel
+
+## faults: the fault-injection suite alone (EI_SOAK=1 for 100 crash trials)
+faults: $(STAMP)
+	$(PY) -m pytest -q tests/faults
 
 ## sample: regenerate logs/samples/ with the deterministic dry-run executor
 sample: $(STAMP)

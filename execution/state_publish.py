@@ -22,6 +22,7 @@ import msgspec
 
 from execution.utils.metrics import JsonlAppendWriter
 from streaming.atomic import atomic_write_bytes
+from streaming.faults import crash_point
 from streaming.jsonsafe import check_finite
 
 DEFAULT_STATE_DIR = Path("logs/state")
@@ -55,10 +56,9 @@ def publish_intel(
     state_dir: str | Path, expectancy: Mapping[str, Any], scores: Mapping[str, Any]
 ) -> tuple[Path, Path]:
     """Write ``expectancy_v6.json`` then ``symbol_scores_v6.json``, each atomically."""
-    return (
-        write_state(state_dir, EXPECTANCY_FILE, expectancy),
-        write_state(state_dir, SCORES_FILE, scores),
-    )
+    first = write_state(state_dir, EXPECTANCY_FILE, expectancy)
+    crash_point("publish.between_documents")
+    return first, write_state(state_dir, SCORES_FILE, scores)
 
 
 def read_state(state_dir: str | Path, name: str) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ from typing import Any
 import msgspec
 
 from streaming.atomic import fsync_dir
+from streaming.faults import crash_point
 from streaming.jsonsafe import check_finite
 
 FORMAT = "streaming-checkpoint"
@@ -136,12 +137,16 @@ class CheckpointStore:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
+                crash_point("checkpoint.written")
                 os.fsync(fh.fileno())
+            crash_point("checkpoint.synced")
             if self.path.exists():
                 link = f"{tmp}.prev"
                 os.link(self.path, link)
                 os.replace(link, self.prev)
+                crash_point("checkpoint.previous_kept")
             os.replace(tmp, self.path)
+            crash_point("checkpoint.replaced")
         except BaseException:
             for leftover in (tmp, f"{tmp}.prev"):
                 with contextlib.suppress(FileNotFoundError):
