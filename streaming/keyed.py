@@ -42,19 +42,6 @@ class KeyedMap(Generic[A]):
         self.factory = factory
         self._groups: dict[str, A] = {}
 
-    def update(self, key: str, x: Any) -> None:
-        acc = self._groups.get(key)
-        if acc is None:
-            acc = self._groups[key] = self.factory()
-        acc.update(x)
-
-    def extend(self, key: str, xs: Any) -> None:
-        """``update(key, x)`` for each of ``xs``, in order."""
-        acc = self._groups.get(key)
-        if acc is None:
-            acc = self._groups[key] = self.factory()
-        acc.extend(xs)
-
     def at(self, key: str) -> A:
         """The group's accumulator, created empty on first sight."""
         acc = self._groups.get(key)
@@ -62,12 +49,12 @@ class KeyedMap(Generic[A]):
             acc = self._groups[key] = self.factory()
         return acc
 
+    def update(self, key: str, x: Any) -> None:
+        self.at(key).update(x)
+
     def merge(self, other: KeyedMap[A]) -> None:
         for key, acc in other._groups.items():
-            mine = self._groups.get(key)
-            if mine is None:
-                mine = self._groups[key] = self.factory()
-            mine.merge(acc)
+            self.at(key).merge(acc)
 
     def get(self, key: str) -> A | None:
         return self._groups.get(key)

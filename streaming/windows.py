@@ -124,10 +124,10 @@ class _Chunk(Generic[X, R]):
         self.hi = -math.inf
         self.summary: Mergeable[X, R] | None = None
 
-    def add(self, item: tuple[float, X]) -> None:
-        self.lo = min(self.lo, item[0])
-        self.hi = max(self.hi, item[0])
-        self.items.append(item)
+    def add(self, part: list[tuple[float, X]]) -> None:
+        self.lo = min(self.lo, *map(itemgetter(0), part))
+        self.hi = max(self.hi, *map(itemgetter(0), part))
+        self.items += part
 
 
 class TimeWindow(Generic[X, R]):
@@ -164,25 +164,29 @@ class TimeWindow(Generic[X, R]):
         self.factory = factory
         self._chunks: deque[_Chunk[X, R]] = deque()
         self.max_ts = max_ts
-        for ts, x in items:
-            self._append((float(ts), x))
+        self._fill([(float(ts), x) for ts, x in items])
 
     @property
     def items(self) -> list[tuple[float, X]]:
         """The events held, oldest arrival first."""
         return [it for c in self._chunks for it in c.items[c.cut :]]
 
-    def _append(self, item: tuple[float, X]) -> None:
-        chunks = self._chunks
-        if not chunks or len(chunks[-1].items) >= self.chunk:
-            chunks.append(_Chunk())
-        chunks[-1].add(item)
+    def _fill(self, batch: list[tuple[float, X]]) -> None:
+        """Append in arrival order, topping up the newest chunk, then new ones."""
+        chunks, size, i = self._chunks, self.chunk, 0
+        while i < len(batch):
+            if not chunks or len(chunks[-1].items) >= size:
+                chunks.append(_Chunk())
+            c = chunks[-1]
+            part = batch[i : i + size - len(c.items)]
+            c.add(part)
+            i += len(part)
 
     def update(self, item: tuple[float, X]) -> None:
         ts = item[0]
         if self.max_ts is None or ts > self.max_ts:
             self.max_ts = ts
-        self._append(item)
+        self._fill([item])
         self._evict()
 
     def extend(self, items: Iterable[tuple[float, X]]) -> None:
@@ -193,21 +197,11 @@ class TimeWindow(Generic[X, R]):
         top = max(map(itemgetter(0), batch))
         if self.max_ts is None or top > self.max_ts:
             self.max_ts = top
-        chunks, size, i = self._chunks, self.chunk, 0
-        while i < len(batch):
-            if not chunks or len(chunks[-1].items) >= size:
-                chunks.append(_Chunk())
-            c = chunks[-1]
-            part = batch[i : i + size - len(c.items)]
-            c.items += part
-            c.lo = min(c.lo, *map(itemgetter(0), part))
-            c.hi = max(c.hi, *map(itemgetter(0), part))
-            i += len(part)
+        self._fill(batch)
         self._evict()
 
     def merge(self, other: TimeWindow[X, R]) -> None:
-        for item in other.items:
-            self._append(item)
+        self._fill(other.items)
         if other.max_ts is not None and (self.max_ts is None or other.max_ts > self.max_ts):
             self.max_ts = other.max_ts
         self._evict()

@@ -86,7 +86,6 @@ SCHEMA: Final = "expectancy_v6"
 VERSION: Final = 1
 STATE_VERSION: Final = 1
 DIMENSIONS: Final = ("symbols", "strategies", "policies", "regimes")
-KEY_FIELDS: Final = ("symbol", "strategy", "policy", "regime")
 # Batches shorter than this go event by event; longer ones take the columnar path.
 BATCH_MIN: Final = 256
 _UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -157,6 +156,13 @@ class Inputs:
             self.orders += 1
         if self.watermark is None or e.ts > self.watermark:
             self.watermark = e.ts
+
+    def saw_many(self, trades: int, orders: int, top_ts: float) -> None:
+        """A batch: its trade and order counts and its largest ``ts``."""
+        self.trades += trades
+        self.orders += orders
+        if self.watermark is None or top_ts > self.watermark:
+            self.watermark = top_ts
 
     def document(self) -> dict[str, Any]:
         return {
@@ -427,7 +433,7 @@ def _group_by_dimension(events: Sequence[Event]) -> list[Groups]:
     dimension's numbering follows from the few distinct cells."""
     cells, cell_codes = _codes([_keys(e) for e in events])
     out: list[Groups] = []
-    for d in range(len(KEY_FIELDS)):
+    for d in range(len(DIMENSIONS)):
         keys, lut = _codes([c[d] for c in cells])
         if len(keys) == 1:
             out.append([(keys[0], np.arange(len(events)))])
@@ -462,6 +468,11 @@ class _Block:
             columns = order_columns(orders)
         return cls(is_trade, items, columns, [e.ts for e in events], _group_by_dimension(events))
 
+    def fold(self, idx: npt.NDArray[np.intp], eps: float) -> TradeStats | OrderStats:
+        """The state of the events at ``idx``, from the columns."""
+        cols = [c[idx] for c in self.columns]
+        return TradeStats.of_columns(eps, *cols) if self.is_trade else OrderStats.of_columns(*cols)
+
     @property
     def timed(self) -> list[tuple[float, Any]]:
         if self._timed is None:
@@ -493,26 +504,15 @@ class _Surface:
         on each (the ``all`` window folds long runs from the columns)."""
         side = 0 if block.is_trade else 1
         n = self.window.trades
+        columnar = n is None and not self.timed
         for keyed, groups in zip(self.maps, block.groups, strict=True):
-            acc_of = keyed[side].at
             for key, idx in groups:
-                acc = acc_of(key)
-                if self.timed:
-                    timed = block.timed
-                    acc.extend([timed[i] for i in idx.tolist()])
-                elif n is not None:
-                    items = block.items
-                    acc.extend([items[i] for i in idx[-n:].tolist()])
-                elif len(idx) >= VECTOR_MIN:
-                    cols = [c[idx] for c in block.columns]
-                    acc.merge(
-                        TradeStats.of_columns(self.eps, *cols)
-                        if block.is_trade
-                        else OrderStats.of_columns(*cols)
-                    )
+                acc = keyed[side].at(key)
+                if columnar and len(idx) >= VECTOR_MIN:
+                    acc.merge(block.fold(idx, self.eps))
                 else:
-                    items = block.items
-                    acc.extend([items[i] for i in idx.tolist()])
+                    rows = block.timed if self.timed else block.items
+                    acc.extend([rows[i] for i in (idx if n is None else idx[-n:]).tolist()])
 
     def sufficient(self, watermark: float | None) -> dict[str, dict[str, Sufficient]]:
         out: dict[str, dict[str, Sufficient]] = {}
@@ -605,7 +605,7 @@ class ExpectancyEngine:
         count = self.inputs.count
         events: list[Event] = []
         for frame in frames:
-            e = decode(frame) if type(frame) is bytes else to_event(frame, decode)
+            e = to_event(frame, decode)
             if isinstance(e, Reject | Skip):
                 count(e)
             else:
@@ -621,12 +621,7 @@ class ExpectancyEngine:
             return
         trades = [e for e in events if type(e) is Trade]
         orders = [e for e in events if type(e) is Order]
-        inputs = self.inputs
-        inputs.trades += len(trades)
-        inputs.orders += len(orders)
-        top = max(e.ts for e in events)
-        if inputs.watermark is None or top > inputs.watermark:
-            inputs.watermark = top
+        self.inputs.saw_many(len(trades), len(orders), max(e.ts for e in events))
         for side, is_trade in ((trades, True), (orders, False)):
             if side:
                 block = _Block.of(side, is_trade)

@@ -142,6 +142,17 @@ class _Composite(Accumulator[Sequence[Any], Sufficient]):
     _parts: tuple[str, ...] = ()
     counts: list[int]
 
+    def extend(self, xs: Iterable[Sequence[Any]]) -> None:
+        items = xs if isinstance(xs, list) else list(xs)
+        if len(items) < VECTOR_MIN:
+            super().extend(items)
+        else:
+            self.merge(self._of_rows(_floats(items)))  # type: ignore[arg-type]
+
+    def _of_rows(self, rows: npt.NDArray[np.float64]) -> Self:
+        """The block state of item rows (one column per item field, NaN = None)."""
+        raise NotImplementedError
+
     def merge(self, other: Self) -> None:
         self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
         for name in self._parts:
@@ -253,13 +264,8 @@ class TradeStats(_Composite):
         s.streak = Streak.of_block(loss)
         return s
 
-    def extend(self, xs: Iterable[Sequence[Any]]) -> None:
-        items = xs if isinstance(xs, list) else list(xs)
-        if len(items) < VECTOR_MIN:
-            super().extend(items)
-            return
-        block = _floats(items)  # type: ignore[arg-type]
-        self.merge(self.of_columns(self.eps, block[:, 0], block[:, 1], block[:, 2]))
+    def _of_rows(self, rows: Floats) -> Self:
+        return self.of_columns(self.eps, rows[:, 0], rows[:, 1], rows[:, 2])
 
     @property
     def result(self) -> Sufficient:
@@ -358,17 +364,10 @@ class OrderStats(_Composite):
         s.latency = MeanVar.of_block(latency[~np.isnan(latency)])
         return s
 
-    def extend(self, xs: Iterable[Sequence[Any]]) -> None:
-        items = xs if isinstance(xs, list) else list(xs)
-        if len(items) < VECTOR_MIN:
-            super().extend(items)
-            return
-        b = _floats(items)  # type: ignore[arg-type]
-        flags = b[:, :4] == 1.0
-        self.merge(
-            self.of_columns(
-                flags[:, 0], flags[:, 1], flags[:, 2], flags[:, 3], b[:, 4], b[:, 5], b[:, 6]
-            )
+    def _of_rows(self, rows: Floats) -> Self:
+        flags = rows[:, :4] == 1.0
+        return self.of_columns(
+            flags[:, 0], flags[:, 1], flags[:, 2], flags[:, 3], rows[:, 4], rows[:, 5], rows[:, 6]
         )
 
     @property
