@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgspec
@@ -84,6 +84,28 @@ class RecentIds:
         self._set.add(key)
         if len(self._order) > self.horizon:
             self._set.discard(self._order.popleft())
+
+    def add_many(self, keys: list[str]) -> list[int]:
+        """:meth:`add` each key in order; returns the positions of the keys that were
+        already held (duplicates, not added again). A batch of new, distinct keys
+        takes set operations instead of a loop."""
+        held = self._set
+        if len(set(keys)) == len(keys) and held.isdisjoint(keys):
+            order = self._order
+            order.extend(keys)
+            held.update(keys)
+            over = len(order) - self.horizon
+            if over > 0:
+                popleft = order.popleft
+                held.difference_update([popleft() for _ in range(over)])
+            return []
+        dups: list[int] = []
+        for i, key in enumerate(keys):
+            if key in held:
+                dups.append(i)
+            else:
+                self.add(key)
+        return dups
 
     def to_state(self) -> dict[str, Any]:
         return {"horizon": self.horizon, "ids": list(self._order)}
@@ -156,3 +178,38 @@ class LineDecoder(Generic[T]):
                     )
                 self.recent.add(key)
         return record
+
+    def decode_many(self, lines: Iterable[bytes]) -> tuple[list[T], list[Reject | Skip]]:
+        """:meth:`decode` of each line, in one pass: the records in line order, and
+        the outcome of every line that gave none."""
+        decode = self._decoder.decode
+        records: list[T] = []
+        keep = records.append
+        outcomes: list[Reject | Skip] = []
+        for line in lines:
+            try:
+                keep(decode(line))
+            except (
+                msgspec.DecodeError,
+                msgspec.ValidationError,
+                UnicodeDecodeError,
+                RecursionError,
+            ) as exc:
+                outcomes.append(classify(exc, line, self.tag_field))
+        if self.id_of is not None and records:
+            id_of = self.id_of
+            ids = [id_of(r) for r in records]
+            if None in ids:
+                known = [(i, k) for i, k in enumerate(ids) if k is not None]
+                dups = [known[j][0] for j in self.recent.add_many([k for _, k in known])]
+            else:
+                dups = self.recent.add_many(ids)  # type: ignore[arg-type]
+            if dups:
+                horizon = self.recent.horizon
+                outcomes += [
+                    Reject("duplicate_id", f"id {ids[i]!r} seen within the last {horizon}")
+                    for i in dups
+                ]
+                drop = set(dups)
+                records = [r for i, r in enumerate(records) if i not in drop]
+        return records, outcomes

@@ -16,7 +16,7 @@ newline arrives many reads later.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, cast
 
 
 class _Overlong:
@@ -38,9 +38,14 @@ def split_lines(
     Bytes not consumed are a partial last line shorter than the limit; the caller
     presents them again, with more data, on the next call.
     """
+    end = len(buf)
+    if not skipping:  # the common case, in C: no line over the limit
+        lines = buf.split(b"\n")
+        partial = lines.pop()
+        if max(map(len, lines), default=0) <= max_line_bytes >= len(partial):
+            return cast(list[Frame], lines), end - len(partial), False
     frames: list[Frame] = []
     pos = 0
-    end = len(buf)
     while pos < end:
         nl = buf.find(b"\n", pos)
         if skipping:

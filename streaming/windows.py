@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, Protocol, Self, TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from streaming.stats.base import State
 
@@ -54,8 +56,8 @@ class Mergeable(Folder[X_contra, R_co], Protocol[X_contra, R_co]):
     def merge(self, other: Any, /) -> None: ...
 
 
-# Events per time-window chunk: a read folds at most two chunks' events.
-CHUNK = 256
+# Events per time-window chunk: a read folds at most two chunks' rows.
+CHUNK = 1024
 
 
 def jsonable(x: Any) -> Any:
@@ -110,24 +112,56 @@ class LastN(Generic[X, R]):
     __hash__ = None  # type: ignore[assignment]
 
 
-class _Chunk(Generic[X, R]):
-    """Up to ``chunk`` consecutive events of a time window, with their time
-    range and (once full) a cached fold, so a read merges one summary instead of
-    folding the events again."""
+Rows = npt.NDArray[np.float64]
 
-    __slots__ = ("cut", "hi", "items", "lo", "summary")
 
-    def __init__(self) -> None:
-        self.items: list[tuple[float, X]] = []
+def as_rows(items: Sequence[Any]) -> Rows:
+    """Items as a float array: one row per item (``None`` → NaN, ``bool`` → 0/1)."""
+    return np.asarray(items, dtype=np.float64)
+
+
+def row_items(rows: Rows) -> list[Any]:
+    """The items of :func:`as_rows` output (NaN → ``None``; flags stay 0.0 / 1.0)."""
+    if rows.ndim == 1:
+        return [None if math.isnan(v) else v for v in rows.tolist()]
+    return [tuple(None if math.isnan(v) else v for v in row) for row in rows.tolist()]
+
+
+def fold_rows(acc: Any, rows: Rows) -> None:
+    """Absorb a block of rows: through the accumulator's ``extend_rows`` when it has
+    one (a vectorised fold), else item by item."""
+    extend_rows = getattr(acc, "extend_rows", None)
+    if extend_rows is not None:
+        extend_rows(rows)
+    else:
+        acc.extend(row_items(rows))
+
+
+class _Chunk:
+    """A run of consecutive events of a time window as columns (event times and
+    item rows), with their time range and a cached fold, so a read merges one
+    summary instead of folding the events again."""
+
+    __slots__ = ("cut", "hi", "lo", "rows", "summary", "ts")
+
+    def __init__(self, ts: Rows, rows: Rows) -> None:
+        self.ts = ts
+        self.rows = rows
         self.cut = 0  # events before this index are evicted
-        self.lo = math.inf
-        self.hi = -math.inf
-        self.summary: Mergeable[X, R] | None = None
+        self.lo = float(ts.min())
+        self.hi = float(ts.max())
+        self.summary: Any = None
 
-    def add(self, part: list[tuple[float, X]]) -> None:
-        self.lo = min(self.lo, *map(itemgetter(0), part))
-        self.hi = max(self.hi, *map(itemgetter(0), part))
-        self.items += part
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def shell(self) -> _Chunk:
+        """A chunk over the same (never mutated) arrays, with its own cut."""
+        c = _Chunk.__new__(_Chunk)
+        c.ts, c.rows, c.cut, c.lo, c.hi, c.summary = (
+            self.ts, self.rows, self.cut, self.lo, self.hi, self.summary
+        )  # fmt: skip
+        return c
 
 
 class TimeWindow(Generic[X, R]):
@@ -138,13 +172,17 @@ class TimeWindow(Generic[X, R]):
     window's own largest ``ts``. Events older than the window's own largest ``ts``
     minus ``span`` can never come back into view and are dropped as they age out.
 
-    Events are kept in arrival order in chunks of :data:`CHUNK`. A read merges the
-    cached fold of every full chunk that lies wholly inside the window and folds
-    the events of the others (the one the boundary cuts through and the newest,
-    partly filled one), so its cost grows with the number of chunks, not events.
+    Items are numbers, flags or ``None``, or fixed-length tuples of them: the window
+    stores them as float rows (:func:`as_rows`), in arrival order, in chunks of
+    about :data:`CHUNK` events. Single updates collect in a short tail; blocks
+    arrive whole through :meth:`extend_rows`. A read merges the cached fold of every
+    chunk that lies wholly inside the window and folds the rows of the others (the
+    one the boundary cuts through, the tail) with a mask, so its cost grows with the
+    number of chunks, not events; an accumulator with ``extend_rows`` folds those
+    rows with vectorised code.
     """
 
-    __slots__ = ("_chunks", "chunk", "factory", "max_ts", "span")
+    __slots__ = ("_chunks", "_tail", "_tail_ts", "chunk", "factory", "max_ts", "span")
 
     def __init__(
         self,
@@ -162,48 +200,101 @@ class TimeWindow(Generic[X, R]):
         self.span = span
         self.chunk = chunk
         self.factory = factory
-        self._chunks: deque[_Chunk[X, R]] = deque()
+        self._chunks: deque[_Chunk] = deque()
+        self._tail: list[X] = []
+        self._tail_ts: list[float] = []
         self.max_ts = max_ts
-        self._fill([(float(ts), x) for ts, x in items])
+        batch = list(items)
+        if batch:
+            self.extend_rows(
+                np.asarray([ts for ts, _ in batch], dtype=np.float64),
+                as_rows([x for _, x in batch]),
+            )
 
     @property
-    def items(self) -> list[tuple[float, X]]:
-        """The events held, oldest arrival first."""
-        return [it for c in self._chunks for it in c.items[c.cut :]]
+    def items(self) -> list[tuple[float, Any]]:
+        """The events that can still come into view (``ts > max_ts - span``), oldest
+        arrival first, items as :func:`row_items` gives them. Memory holds these and
+        at most one chunk more."""
+        if self.max_ts is None:
+            return []
+        horizon = self.max_ts - self.span
+        out: list[tuple[float, Any]] = []
+        for c in self._chunks:
+            ts, rows = c.ts[c.cut :], c.rows[c.cut :]
+            live = ts > horizon
+            out += zip(ts[live].tolist(), row_items(rows[live]), strict=True)
+        if self._tail:
+            keep = [i for i, ts in enumerate(self._tail_ts) if ts > horizon]
+            rows = as_rows(self._tail)[keep] if keep else np.empty(0)
+            out += zip([self._tail_ts[i] for i in keep], row_items(rows), strict=True)
+        return out
 
-    def _fill(self, batch: list[tuple[float, X]]) -> None:
-        """Append in arrival order, topping up the newest chunk, then new ones."""
-        chunks, size, i = self._chunks, self.chunk, 0
-        while i < len(batch):
-            if not chunks or len(chunks[-1].items) >= size:
-                chunks.append(_Chunk())
-            c = chunks[-1]
-            part = batch[i : i + size - len(c.items)]
-            c.add(part)
-            i += len(part)
-
-    def update(self, item: tuple[float, X]) -> None:
-        ts = item[0]
-        if self.max_ts is None or ts > self.max_ts:
-            self.max_ts = ts
-        self._fill([item])
-        self._evict()
-
-    def extend(self, items: Iterable[tuple[float, X]]) -> None:
-        """``update`` on each, in order (one eviction pass at the end)."""
-        batch = items if isinstance(items, list) else list(items)
-        if not batch:
-            return
-        top = max(map(itemgetter(0), batch))
+    def _see(self, top: float) -> None:
         if self.max_ts is None or top > self.max_ts:
             self.max_ts = top
-        self._fill(batch)
+
+    def _seal(self) -> None:
+        """The tail becomes a chunk."""
+        if self._tail:
+            ts, rows = np.asarray(self._tail_ts, dtype=np.float64), as_rows(self._tail)
+            self._tail, self._tail_ts = [], []
+            self._append(ts, rows)
+
+    def _append(self, ts: Rows, rows: Rows) -> None:
+        """Whole chunks of at most ``chunk`` events; a short last chunk is topped up
+        first (its cached fold, if any, is dropped), so chunks stay few."""
+        chunks, size, i = self._chunks, self.chunk, 0
+        last = chunks[-1] if chunks else None
+        if last is not None and len(last) < size:
+            take = size - len(last)
+            last_ts = np.concatenate((last.ts, ts[:take]))
+            last_rows = np.concatenate((last.rows, rows[:take]))
+            top = _Chunk(last_ts, last_rows)
+            top.cut = last.cut
+            chunks[-1] = top
+            i = take
+        while i < len(ts):
+            chunks.append(_Chunk(ts[i : i + size], rows[i : i + size]))
+            i += size
+
+    def update(self, item: tuple[float, X]) -> None:
+        ts, x = item
+        self._see(ts)
+        self._tail_ts.append(ts)
+        self._tail.append(x)
+        if len(self._tail) >= self.chunk:
+            self._seal()
+            self._evict()
+
+    def extend(self, items: Iterable[tuple[float, X]]) -> None:
+        """``update`` on each, in order."""
+        batch = items if isinstance(items, list) else list(items)
+        if batch:
+            self.extend_rows(
+                np.asarray([ts for ts, _ in batch], dtype=np.float64),
+                as_rows([x for _, x in batch]),
+            )
+
+    def extend_rows(self, ts: Rows, rows: Rows) -> None:
+        """A block of events as columns: their times and their item rows."""
+        if len(ts) == 0:
+            return
+        self._seal()
+        self._see(float(ts.max()))
+        self._append(ts, rows)
         self._evict()
 
     def merge(self, other: TimeWindow[X, R]) -> None:
-        self._fill(other.items)
-        if other.max_ts is not None and (self.max_ts is None or other.max_ts > self.max_ts):
-            self.max_ts = other.max_ts
+        self._seal()
+        for c in other._chunks:
+            if c.cut < len(c):
+                self._chunks.append(c.shell())
+        if other._tail:
+            self._tail_ts += other._tail_ts
+            self._tail += other._tail
+        if other.max_ts is not None:
+            self._see(other.max_ts)
         self._evict()
 
     def _evict(self) -> None:
@@ -213,15 +304,13 @@ class TimeWindow(Generic[X, R]):
         chunks = self._chunks
         while chunks:
             c = chunks[0]
-            items, cut = c.items, c.cut
-            while cut < len(items) and items[cut][0] <= horizon:
-                cut += 1
-            if cut == len(items) and len(items) >= self.chunk:
+            if c.lo > horizon:
+                break
+            live = np.flatnonzero(c.ts[c.cut :] > horizon)
+            if len(live) == 0:
                 chunks.popleft()  # wholly aged out; keep looking
                 continue
-            c.cut = cut
-            if cut == len(items):
-                chunks.popleft()
+            c.cut += int(live[0])
             break
 
     def fold(self, watermark: float | None = None) -> Mergeable[X, R]:
@@ -231,13 +320,16 @@ class TimeWindow(Generic[X, R]):
             return acc
         horizon = wm - self.span
         for c in self._chunks:
-            if c.cut == 0 and c.lo > horizon and len(c.items) >= self.chunk:
+            if c.cut == 0 and c.lo > horizon:
                 if c.summary is None:
                     c.summary = self.factory()
-                    c.summary.extend([x for _, x in c.items])
+                    fold_rows(c.summary, c.rows)
                 acc.merge(c.summary)
             elif c.hi > horizon:
-                acc.extend([x for ts, x in c.items[c.cut :] if ts > horizon])
+                ts, rows = c.ts[c.cut :], c.rows[c.cut :]
+                fold_rows(acc, rows[ts > horizon])
+        if self._tail:
+            acc.extend([x for ts, x in zip(self._tail_ts, self._tail, strict=True) if ts > horizon])
         return acc
 
     def result(self, watermark: float | None = None) -> R:

@@ -81,7 +81,7 @@ Event = Order | Trade
 
 
 def event_id(e: Event) -> str:
-    return f"o:{e.order_id}" if isinstance(e, Order) else f"t:{e.trade_id}"
+    return "o:" + e.order_id if type(e) is Order else "t:" + e.trade_id  # type: ignore[union-attr]
 
 
 def make_decoder(dedup_horizon: int = 100_000) -> LineDecoder[Event]:

@@ -47,6 +47,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -58,7 +59,6 @@ from execution.config import WINDOW_RE, IntelConfig
 from execution.intel.events import Event, Order, Trade, event_id, make_decoder
 from execution.intel.figures import figures
 from execution.intel.stats import (
-    VECTOR_MIN,
     OrderStats,
     Sufficient,
     TradeStats,
@@ -418,6 +418,8 @@ def _window_kinds(window: Window, eps: float) -> tuple[tuple[Factory, Restore], 
 
 
 Groups = list[tuple[str, npt.NDArray[np.intp]]]
+_CELL: Final = attrgetter("symbol", "strategy", "policy", "regime")  # = _keys
+_TS: Final = attrgetter("ts")
 
 
 def _codes(keys: Sequence[Any]) -> tuple[list[Any], npt.NDArray[np.intp]]:
@@ -431,7 +433,7 @@ def _group_by_dimension(events: Sequence[Event]) -> list[Groups]:
     """Per dimension, each key with the positions of its events, in arrival order.
     Events are numbered by their (symbol, strategy, policy, regime) cell once; each
     dimension's numbering follows from the few distinct cells."""
-    cells, cell_codes = _codes([_keys(e) for e in events])
+    cells, cell_codes = _codes(list(map(_CELL, events)))
     out: list[Groups] = []
     for d in range(len(DIMENSIONS)):
         keys, lut = _codes([c[d] for c in cells])
@@ -447,37 +449,37 @@ def _group_by_dimension(events: Sequence[Event]) -> list[Groups]:
 
 @dataclass(slots=True)
 class _Block:
-    """One side (trades or orders) of a batch of events, in arrival order."""
+    """One side (trades or orders) of a batch of events, in arrival order, as columns:
+    event times, item rows (:func:`~streaming.windows.as_rows` of the items) and the
+    positions of each group's events per dimension."""
 
     is_trade: bool
-    items: list[Any]
-    columns: tuple[Any, ...]
-    ts: list[float]
+    events: Sequence[Trade] | Sequence[Order]
+    item: Callable[[Any], Any]
+    ts: npt.NDArray[np.float64]
+    rows: npt.NDArray[np.float64]
     groups: list[Groups]  # per dimension
-    _timed: list[tuple[float, Any]] | None = None
 
     @classmethod
     def of(cls, events: Sequence[Event], is_trade: bool) -> _Block:
         if is_trade:
-            trades: Sequence[Trade] = events  # type: ignore[assignment]
-            items: list[Any] = list(map(trade_item, trades))
-            columns: tuple[Any, ...] = trade_columns(trades)
+            item: Callable[[Any], Any] = trade_item
+            columns: tuple[Any, ...] = trade_columns(events)  # type: ignore[arg-type]
         else:
-            orders: Sequence[Order] = events  # type: ignore[assignment]
-            items = list(map(order_item, orders))
-            columns = order_columns(orders)
-        return cls(is_trade, items, columns, [e.ts for e in events], _group_by_dimension(events))
+            item = order_item
+            columns = order_columns(events)  # type: ignore[arg-type]
+        return cls(
+            is_trade,
+            events,  # type: ignore[arg-type]
+            item,
+            np.fromiter(map(_TS, events), np.float64, len(events)),
+            np.column_stack(columns).astype(np.float64, copy=False),
+            _group_by_dimension(events),
+        )
 
-    def fold(self, idx: npt.NDArray[np.intp], eps: float) -> TradeStats | OrderStats:
-        """The state of the events at ``idx``, from the columns."""
-        cols = [c[idx] for c in self.columns]
-        return TradeStats.of_columns(eps, *cols) if self.is_trade else OrderStats.of_columns(*cols)
-
-    @property
-    def timed(self) -> list[tuple[float, Any]]:
-        if self._timed is None:
-            self._timed = list(zip(self.ts, self.items, strict=True))
-        return self._timed
+    def items(self, idx: npt.NDArray[np.intp]) -> list[Any]:
+        events, item = self.events, self.item
+        return [item(events[i]) for i in idx.tolist()]
 
 
 class _Surface:
@@ -501,18 +503,18 @@ class _Surface:
 
     def extend(self, block: _Block) -> None:
         """Every event of ``block``, group by group: the same states as ``update``
-        on each (the ``all`` window folds long runs from the columns)."""
+        on each (up to float rounding: long runs fold with vectorised code)."""
         side = 0 if block.is_trade else 1
         n = self.window.trades
-        columnar = n is None and not self.timed
         for keyed, groups in zip(self.maps, block.groups, strict=True):
             for key, idx in groups:
                 acc = keyed[side].at(key)
-                if columnar and len(idx) >= VECTOR_MIN:
-                    acc.merge(block.fold(idx, self.eps))
+                if n is not None:
+                    acc.extend(block.items(idx[-n:]))
+                elif self.timed:
+                    acc.extend_rows(block.ts[idx], block.rows[idx])
                 else:
-                    rows = block.timed if self.timed else block.items
-                    acc.extend([rows[i] for i in (idx if n is None else idx[-n:]).tolist()])
+                    acc.extend_rows(block.rows[idx])
 
     def sufficient(self, watermark: float | None) -> dict[str, dict[str, Sufficient]]:
         out: dict[str, dict[str, Sufficient]] = {}
@@ -599,17 +601,16 @@ class ExpectancyEngine:
             self.apply(e)
 
     def feed_many(self, frames: Iterable[Frame]) -> None:
-        """Many lines: decoded one by one (each is applied, rejected or skipped as by
-        :meth:`feed`), then applied together by :meth:`apply_many`."""
-        decode = self.decoder.decode
-        count = self.inputs.count
-        events: list[Event] = []
-        for frame in frames:
-            e = to_event(frame, decode)
-            if isinstance(e, Reject | Skip):
-                count(e)
-            else:
-                events.append(e)
+        """Many lines: each is applied, rejected or skipped as by :meth:`feed`; the
+        lines are decoded in one pass and applied together by :meth:`apply_many`."""
+        batch = frames if isinstance(frames, list) else list(frames)
+        overlong = batch.count(OVERLONG)
+        if overlong:
+            self.inputs.rejected["over_long"] += overlong
+            batch = [f for f in batch if f is not OVERLONG]
+        events, outcomes = self.decoder.decode_many(batch)  # type: ignore[arg-type]
+        for outcome in outcomes:
+            self.inputs.count(outcome)
         self.apply_many(events)
 
     def apply_many(self, events: Sequence[Event]) -> None:
@@ -619,14 +620,16 @@ class ExpectancyEngine:
             for e in events:
                 self.apply(e)
             return
-        trades = [e for e in events if type(e) is Trade]
-        orders = [e for e in events if type(e) is Order]
-        self.inputs.saw_many(len(trades), len(orders), max(e.ts for e in events))
-        for side, is_trade in ((trades, True), (orders, False)):
-            if side:
-                block = _Block.of(side, is_trade)
-                for surface in self._surfaces:
-                    surface.extend(block)
+        trades: list[Event] = []
+        orders: list[Event] = []
+        to_trades, to_orders = trades.append, orders.append
+        for e in events:
+            (to_trades if type(e) is Trade else to_orders)(e)
+        blocks = [_Block.of(side, side is trades) for side in (trades, orders) if side]
+        self.inputs.saw_many(len(trades), len(orders), max(float(b.ts.max()) for b in blocks))
+        for block in blocks:
+            for surface in self._surfaces:
+                surface.extend(block)
 
     def apply(self, e: Event) -> None:
         """One valid event (already de-duplicated)."""

@@ -28,13 +28,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Self
+from itertools import repeat
+from operator import attrgetter
+from typing import Any, Final, Self
 
 import numpy as np
 import numpy.typing as npt
 
-from execution.intel.events import FILLS, Order, Trade
+from execution.intel.events import Order, Trade
 from streaming.stats import Accumulator, CompensatedSum, Drawdown, MeanVar, Streak
+from streaming.windows import row_items
 
 # (pnl_usd, r or None, risk_usd or None)
 TradeItem = tuple[float, float | None, float | None]
@@ -70,30 +73,40 @@ def _floats(xs: Sequence[float | None]) -> Floats:
     return np.array(xs, dtype=np.float64)
 
 
+def _column(xs: Sequence[Any], field: str) -> Floats:
+    return _floats(list(map(attrgetter(field), xs)))
+
+
 def trade_columns(trades: Sequence[Trade]) -> tuple[Floats, Floats, Floats]:
     """(pnl, R, risk) of a block of trades; NaN where R or risk is unknown."""
-    pnl = _floats([t.pnl_usd for t in trades])
-    risk = _floats([t.risk_usd for t in trades])
-    given = _floats([t.r_multiple for t in trades])
+    pnl = _column(trades, "pnl_usd")
+    risk = _column(trades, "risk_usd")
+    given = _column(trades, "r_multiple")
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(np.isnan(given), pnl / risk, given)
     return pnl, r, risk
+
+
+_STATUS: Final = {"FILLED": 1, "PARTIALLY_FILLED": 1, "REJECTED": 2}
 
 
 def order_columns(
     orders: Sequence[Order],
 ) -> tuple[Bools, Bools, Bools, Bools, Floats, Floats, Floats]:
     """The :data:`OrderItem` fields of a block of orders as columns (NaN = None)."""
-    filled = np.array([o.status in FILLS for o in orders], dtype=np.bool_)
-    slip = _floats([o.slippage_bps for o in orders])
+    status = np.fromiter(
+        map(_STATUS.get, map(attrgetter("status"), orders), repeat(0)), np.int8, len(orders)
+    )
+    filled = status == 1
+    slip = _column(orders, "slippage_bps")
     return (
         filled,
-        filled & np.array([o.is_maker for o in orders], dtype=np.bool_),
-        filled & np.array([o.fallback for o in orders], dtype=np.bool_),
-        np.array([o.status == "REJECTED" for o in orders], dtype=np.bool_),
+        filled & _column(orders, "is_maker").astype(np.bool_),
+        filled & _column(orders, "fallback").astype(np.bool_),
+        status == 2,
         np.where(filled, slip, np.nan),
-        _floats([o.notional_usd for o in orders]),
-        _floats([o.latency_ms for o in orders]),
+        _column(orders, "notional_usd"),
+        _column(orders, "latency_ms"),
     )
 
 
@@ -148,6 +161,14 @@ class _Composite(Accumulator[Sequence[Any], Sufficient]):
             super().extend(items)
         else:
             self.merge(self._of_rows(_floats(items)))  # type: ignore[arg-type]
+
+    def extend_rows(self, rows: npt.NDArray[np.float64]) -> None:
+        """Absorb a block of item rows (one column per item field, NaN = None), as a
+        time window holds them."""
+        if len(rows) < VECTOR_MIN:
+            super().extend(row_items(rows))
+        else:
+            self.merge(self._of_rows(rows))
 
     def _of_rows(self, rows: npt.NDArray[np.float64]) -> Self:
         """The block state of item rows (one column per item field, NaN = None)."""
