@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgspec
@@ -89,11 +89,11 @@ class RecentIds:
         """:meth:`add` each key in order; returns the positions of the keys that were
         already held (duplicates, not added again). A batch of new, distinct keys
         takes set operations instead of a loop."""
-        held = self._set
-        if len(set(keys)) == len(keys) and held.isdisjoint(keys):
+        held, fresh = self._set, set(keys)
+        if len(fresh) == len(keys) and held.isdisjoint(fresh):
             order = self._order
             order.extend(keys)
-            held.update(keys)
+            held |= fresh
             over = len(order) - self.horizon
             if over > 0:
                 popleft = order.popleft
@@ -106,6 +106,32 @@ class RecentIds:
             else:
                 self.add(key)
         return dups
+
+    def merge(self, other: RecentIds) -> None:
+        """The last ``horizon`` distinct ids of this one's followed by ``other``'s
+        (an id in both counts at its later place)."""
+        if len(other._order) >= self.horizon:
+            self._order = deque(list(other._order)[-self.horizon :])
+            self._set = set(self._order)
+            return
+        both = self._set & other._set
+        if both:
+            self._order = deque(k for k in self._order if k not in both)
+        self._order.extend(other._order)
+        self._set |= other._set
+        over = len(self._order) - self.horizon
+        if over > 0:
+            popleft = self._order.popleft
+            self._set.difference_update([popleft() for _ in range(over)])
+
+    def isdisjoint(self, keys: Iterable[str]) -> bool:
+        return self._set.isdisjoint(keys)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
 
     def to_state(self) -> dict[str, Any]:
         return {"horizon": self.horizon, "ids": list(self._order)}

@@ -440,17 +440,19 @@ def iter_frames(
     offset: int = 0,
     skipping: bool = False,
     read_size: int = READ_SIZE,
+    stop: int | None = None,
 ) -> Iterator[tuple[list[Frame], int]]:
-    """The frames of one complete file (plain or ``.gz``) from ``offset``, one read
-    at a time, each with the content offset read so far; a last line without a
-    newline is delivered, since the file is complete. Memory is bounded by a read."""
+    """The frames of one complete file (plain or ``.gz``) from ``offset`` up to the
+    content offset ``stop`` (default: its end), one read at a time, each with the
+    content offset read so far; a last line without a newline is delivered, since
+    the file is complete. Memory is bounded by a read."""
     path = Path(path)
     opener = gzip.open if _is_gz(path) else open
     pending = b""
     end = offset
     with opener(path, "rb") as fh:
         fh.seek(offset)
-        while chunk := fh.read(read_size):
+        while chunk := fh.read(read_size if stop is None else min(read_size, stop - end)):
             end += len(chunk)
             buf = pending + chunk if pending else chunk
             got, used, skipping = split_lines(buf, skipping=skipping, max_line_bytes=max_line_bytes)

@@ -297,10 +297,17 @@ class TimeWindow(Generic[X, R]):
             self._see(other.max_ts)
         self._evict()
 
-    def _evict(self) -> None:
-        if self.max_ts is None:
-            return
-        horizon = self.max_ts - self.span
+    def forget(self, watermark: float) -> None:
+        """Drop events that no read at ``watermark`` or later can see (for a window
+        whose input is known to continue up to at least that event time)."""
+        self._seal()
+        self._evict(watermark - self.span)
+
+    def _evict(self, horizon: float | None = None) -> None:
+        if horizon is None:
+            if self.max_ts is None:
+                return
+            horizon = self.max_ts - self.span
         chunks = self._chunks
         while chunks:
             c = chunks[0]

@@ -396,7 +396,6 @@ def test_columnar_batches_equal_event_by_event(lines, sizes):
         one.feed(ln)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ev6, "BATCH_MIN", 1)
-        mp.setattr(ev6, "VECTOR_MIN", 1)
         mp.setattr(stats_mod, "VECTOR_MIN", 1)
         batched = ExpectancyEngine(WINDOWS, scratch_epsilon_r=0.05)
         i = 0

@@ -164,6 +164,16 @@ class Inputs:
         if self.watermark is None or top_ts > self.watermark:
             self.watermark = top_ts
 
+    def merge(self, other: Inputs) -> None:
+        """Add ``other``'s counts (its input came after this one's)."""
+        self.orders += other.orders
+        self.trades += other.trades
+        self.rejected.update(other.rejected)
+        self.skipped.update(other.skipped)
+        self.gaps += other.gaps
+        if other.watermark is not None:
+            self.saw_many(0, 0, other.watermark)
+
     def document(self) -> dict[str, Any]:
         return {
             "events": self.orders + self.trades,
@@ -393,9 +403,7 @@ def _window_kinds(window: Window, eps: float) -> tuple[tuple[Factory, Restore], 
     """(factory, restore) for the trades and the orders accumulator of one group
     under ``window``: the plain monoid, or a last-N / time window around it."""
 
-    def trade_stats() -> TradeStats:
-        return TradeStats(eps)
-
+    trade_stats = partial(TradeStats, eps)  # module-level parts: the engine pickles
     kinds: list[tuple[Factory, Restore]] = []
     for inner, restore in (
         (trade_stats, TradeStats.from_state),
@@ -433,7 +441,9 @@ def _group_by_dimension(events: Sequence[Event]) -> list[Groups]:
     """Per dimension, each key with the positions of its events, in arrival order.
     Events are numbered by their (symbol, strategy, policy, regime) cell once; each
     dimension's numbering follows from the few distinct cells."""
-    cells, cell_codes = _codes(list(map(_CELL, events)))
+    number: defaultdict[tuple[str, ...], int] = defaultdict(itertools.count().__next__)
+    cell_codes = np.fromiter(map(number.__getitem__, map(_CELL, events)), np.intp, len(events))
+    cells = list(number)  # in order of their numbers
     out: list[Groups] = []
     for d in range(len(DIMENSIONS)):
         keys, lut = _codes([c[d] for c in cells])
@@ -515,6 +525,19 @@ class _Surface:
                     acc.extend_rows(block.ts[idx], block.rows[idx])
                 else:
                     acc.extend_rows(block.rows[idx])
+
+    def forget(self, watermark: float) -> None:
+        if self.timed:
+            for trades, orders in self.maps:
+                for _, acc in (*trades.items(), *orders.items()):
+                    acc.forget(watermark)
+
+    def merge(self, other: _Surface) -> None:
+        for (trades, orders), (their_trades, their_orders) in zip(
+            self.maps, other.maps, strict=True
+        ):
+            trades.merge(their_trades)
+            orders.merge(their_orders)
 
     def sufficient(self, watermark: float | None) -> dict[str, dict[str, Sufficient]]:
         out: dict[str, dict[str, Sufficient]] = {}
@@ -642,6 +665,44 @@ class ExpectancyEngine:
 
     def note_gaps(self, n: int) -> None:
         self.inputs.gaps += n
+
+    def merge(self, other: ExpectancyEngine) -> None:
+        """Absorb another engine's input, which came after this one's (so engines
+        over consecutive parts of a log fold in parallel and combine in order).
+        Duplicate ids *across* the two are not looked for: the caller makes sure
+        the other's first ids are not among this one's recent ids
+        (:meth:`recent_ids`), as :func:`~execution.intel.runner.replay` does."""
+        if [w.spec for w in other.windows] != [w.spec for w in self.windows] or (
+            other.eps != self.eps
+        ):
+            raise EngineStateError("engines with other windows or scratch epsilon do not merge")
+        self.inputs.merge(other.inputs)
+        self.decoder.recent.merge(other.decoder.recent)
+        for mine, theirs in zip(self._surfaces, other._surfaces, strict=True):
+            mine.merge(theirs)
+
+    def forget(self, watermark: float) -> None:
+        """Drop time-window events that no document at ``watermark`` or later can
+        show: for an engine over an early part of a log that is known to reach at
+        least that event time, before its state travels to the merge."""
+        for surface in self._surfaces:
+            surface.forget(watermark)
+
+    @property
+    def recent_ids(self) -> RecentIds:
+        """The ids within the de-duplication horizon."""
+        return self.decoder.recent
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {name: getattr(self, name) for name in self.__slots__ if name != "decoder"}
+        return {**state, "recent": self.decoder.recent}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        recent: RecentIds = state.pop("recent")
+        for name, value in state.items():
+            setattr(self, name, value)
+        self.decoder = make_decoder(recent.horizon)
+        self.decoder.recent = recent
 
     # --- output -------------------------------------------------------------------------
 

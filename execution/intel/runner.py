@@ -15,24 +15,28 @@ IO lives here; the engine and the score are pure.
 
 from __future__ import annotations
 
+import copy
 import logging
+import multiprocessing as mp
+import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from execution.config import IntelConfig, ScoreConfig
+from execution.intel.events import make_decoder
 from execution.intel.expectancy_v6 import (
     EngineStateError,
     ExpectancyEngine,
-    iter_log_frames,
     log_files,
 )
 from execution.intel.symbol_score_v6 import score_symbols
 from execution.state_publish import publish_intel, read_state
 from streaming.checkpoint import CheckpointStore
-from streaming.follow import Follower, Position
+from streaming.follow import Follower, Position, iter_frames
 from streaming.framing import Frame
 from streaming.throttle import Throttle
 
@@ -43,6 +47,8 @@ REPORT_INTERVAL_S = 60.0
 # Lines per engine batch in a replay: large enough that the columnar path's
 # per-group cost vanishes, small enough to bound the decoded events held at once.
 REPLAY_BATCH = 1 << 16
+# Bytes per read in a replay (about 50,000 lines of the canonical log).
+REPLAY_READ = 16 << 20
 
 
 @dataclass(slots=True)
@@ -89,6 +95,118 @@ def replay_files(paths: Iterable[str | Path], *, rotated: bool = True) -> list[P
     return list(out)
 
 
+# Plain log bytes from which a replay folds parts in parallel processes.
+PARALLEL_MIN_BYTES = 32 << 20
+# A piece of a log file: path, first byte, byte to stop before (None: its end).
+Piece = tuple[Path, int, int | None]
+
+
+def default_jobs() -> int:
+    """The processes a replay may use: the cores this process may run on, at most 4
+    (each part carries its own copy of the time windows to the merge)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def _line_start_after(path: Path, pos: int) -> int:
+    """The offset of the first line that starts at or after ``pos`` (the file's size
+    when none does)."""
+    with open(path, "rb") as fh:
+        fh.seek(max(pos - 1, 0))
+        at = fh.tell()
+        while block := fh.read(1 << 16):
+            nl = block.find(b"\n")
+            if nl >= 0:
+                return at + nl + 1
+            at += len(block)
+    return at
+
+
+def plan_parts(files: Sequence[Path], parts: int) -> list[list[Piece]]:
+    """The byte stream of ``files`` (oldest first) cut at line starts into at most
+    ``parts`` runs of about equal size, in order; a gzip file is never cut."""
+    sizes = [(f, f.stat().st_size) for f in files]
+    target = max(1, sum(size for _, size in sizes) // max(parts, 1))
+    out: list[list[Piece]] = [[]]
+    filled = 0
+    for path, size in sizes:
+        start = 0
+        while start < size or (start == 0 and size == 0):
+            room = target - filled
+            if len(out) == parts or path.suffix == ".gz" or size - start <= room:
+                out[-1].append((path, start, None))
+                filled += size - start
+                break
+            cut = _line_start_after(path, start + room)
+            if cut >= size:
+                out[-1].append((path, start, None))
+                filled += size - start
+                break
+            out[-1].append((path, start, cut))
+            out.append([])
+            filled, start = 0, cut
+        if filled >= target and len(out) < parts:
+            out.append([])
+            filled = 0
+    return [p for p in out if p]
+
+
+def _batches(pieces: Iterable[Piece]) -> Iterator[list[Frame]]:
+    """The frames of the pieces, in order, a read of :data:`REPLAY_READ` bytes (at
+    most about :data:`REPLAY_BATCH` lines) at a time."""
+    for path, start, stop in pieces:
+        for frames, _ in iter_frames(path, offset=start, stop=stop, read_size=REPLAY_READ):
+            for i in range(0, len(frames), REPLAY_BATCH):
+                yield frames[i : i + REPLAY_BATCH]
+
+
+def _accepted(engine: ExpectancyEngine) -> int:
+    return engine.inputs.orders + engine.inputs.trades
+
+
+def watermark_floor(files: Sequence[Path], tail_bytes: int = 1 << 16) -> float | None:
+    """A lower bound of the replay's watermark: the largest ``ts`` among the valid
+    events in the last ``tail_bytes`` of the newest file (None when it is
+    compressed or holds none). Every valid event's ``ts`` is at most the watermark."""
+    if not files or files[-1].suffix == ".gz":
+        return None
+    path = files[-1]
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - tail_bytes))
+        lines = fh.read().split(b"\n")[1:]
+    events, _ = make_decoder().decode_many(lines)
+    return max((e.ts for e in events), default=None)
+
+
+def fold_part(
+    engine: ExpectancyEngine, pieces: list[Piece], floor: float | None = None
+) -> tuple[ExpectancyEngine, list[str], int]:
+    """Feed ``pieces`` to ``engine`` (a fresh copy in a worker). Returns the engine,
+    the ids of its first accepted events up to the de-duplication horizon (the only
+    ones a part before it could hold a duplicate of) and the lines read. With the
+    ``floor`` of the whole log's watermark, time-window events that can no longer be
+    seen are dropped before the engine travels back."""
+    recent = engine.recent_ids
+    head: list[str] | None = None
+    lines = 0
+    for batch in _batches(pieces):
+        before = _accepted(engine)
+        known = list(recent) if head is None else []
+        engine.feed_many(batch)
+        lines += len(batch)
+        after = _accepted(engine)
+        if head is None and after > recent.horizon:
+            new = list(recent)[len(recent) - (after - before) :]
+            head = known + new[: recent.horizon - before]
+    if floor is not None:
+        engine.forget(floor)
+    return engine, list(recent) if head is None else head, lines
+
+
 def replay(
     paths: Iterable[str | Path],
     cfg: IntelConfig,
@@ -99,23 +217,53 @@ def replay(
     progress: Callable[[int], None] | None = None,
     wall: Callable[[], float] = time.time,
     publish: bool = True,
+    jobs: int | None = None,
 ) -> ReplayResult:
-    """Replay complete log files through a fresh engine and publish once."""
+    """Replay complete log files through a fresh engine and publish once.
+
+    A large log is cut at line starts into ``jobs`` parts (default
+    :func:`default_jobs`): worker processes fold all but the last, this process the
+    last, and the engines merge in log order. The engine is a monoid, so the
+    documents equal a one-process replay (floats up to rounding). A part whose
+    first ids repeat a recent id of the parts before it is folded again, in order,
+    here, so duplicates across a cut are rejected as in a single pass."""
     started = time.perf_counter()
     files = replay_files(paths, rotated=rotated)
-    engine = ExpectancyEngine.from_config(cfg, windows)
+    fresh = ExpectancyEngine.from_config(cfg, windows)
+    jobs = default_jobs() if jobs is None else jobs
+    plain = sum(f.stat().st_size for f in files if f.suffix != ".gz")
+    parts = plan_parts(files, jobs) if jobs > 1 and plain >= PARALLEL_MIN_BYTES else []
     lines = 0
-    batch: list[Frame] = []
-    for frames, _ in iter_log_frames(files):
-        batch += frames
-        if len(batch) >= REPLAY_BATCH:
+
+    def done(n: int) -> None:
+        nonlocal lines
+        lines += n
+        if progress is not None:
+            progress(lines)
+
+    def fold_into(engine: ExpectancyEngine, pieces: list[Piece]) -> ExpectancyEngine:
+        for batch in _batches(pieces):
             engine.feed_many(batch)
-            lines += len(batch)
-            batch = []
-            if progress is not None:
-                progress(lines)
-    engine.feed_many(batch)
-    lines += len(batch)
+            done(len(batch))
+        return engine
+
+    if len(parts) < 2:
+        engine = fold_into(fresh, [(f, 0, None) for f in files])
+    else:
+        floor = watermark_floor(files)
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        with ProcessPoolExecutor(len(parts) - 1, mp_context=mp.get_context(method)) as pool:
+            futures = [pool.submit(fold_part, copy.deepcopy(fresh), p, floor) for p in parts[:-1]]
+            last = fold_part(copy.deepcopy(fresh), parts[-1])
+            engine = fresh
+            for pieces, (part, head, n) in zip(
+                parts, [*(f.result() for f in futures), last], strict=True
+            ):
+                if engine.recent_ids.isdisjoint(head):
+                    engine.merge(part)
+                    done(n)
+                else:  # a duplicate across the cut: fold this part again, in order
+                    fold_into(engine, pieces)
     publisher = Publisher(Path(state_dir), cfg.score, wall)
     expectancy, scores = (publisher.publish if publish else publisher.documents)(engine)
     return ReplayResult(expectancy, scores, files, lines, time.perf_counter() - started)
