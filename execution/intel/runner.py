@@ -176,8 +176,8 @@ def watermark_floor(files: Sequence[Path], tail_bytes: int = 1 << 16) -> float |
     path = files[-1]
     with open(path, "rb") as fh:
         size = fh.seek(0, os.SEEK_END)
-        fh.seek(max(0, size - tail_bytes))
-        lines = fh.read().split(b"\n")[1:]
+        start = fh.seek(max(0, size - tail_bytes))
+        lines = fh.read().split(b"\n")[1 if start else 0 :]  # the first may be cut
     events, _ = make_decoder().decode_many(lines)
     return max((e.ts for e in events), default=None)
 
@@ -194,14 +194,23 @@ def fold_part(
     head: list[str] | None = None
     lines = 0
     for batch in _batches(pieces):
-        before = _accepted(engine)
-        known = list(recent) if head is None else []
-        engine.feed_many(batch)
         lines += len(batch)
-        after = _accepted(engine)
-        if head is None and after > recent.horizon:
-            new = list(recent)[len(recent) - (after - before) :]
-            head = known + new[: recent.horizon - before]
+        if head is not None:
+            engine.feed_many(batch)
+            continue
+        # until the horizon fills, at most a horizon of lines at a time, so the ids
+        # of each step are still held after it
+        for i in range(0, len(batch), recent.horizon):
+            step = batch[i : i + recent.horizon]
+            if head is not None:
+                engine.feed_many(step)
+                continue
+            before, known = _accepted(engine), list(recent)
+            engine.feed_many(step)
+            after = _accepted(engine)
+            if after > recent.horizon:
+                new = list(recent)[len(recent) - (after - before) :]
+                head = known + new[: recent.horizon - before]
     if floor is not None:
         engine.forget(floor)
     return engine, list(recent) if head is None else head, lines

@@ -113,3 +113,85 @@ def test_recent_ids_hold_exactly_the_last_horizon(ids, horizon):
 def test_random_bytes_never_raise(data):
     out = decoder().decode(data)
     assert isinstance(out, Item | Other | Reject | Skip)
+
+
+lines_of_every_kind = st.lists(
+    st.one_of(
+        st.builds(
+            lambda k, i, v: f'{{"kind":"{k}","id":"{i}","value":{v}}}'.encode(),
+            st.sampled_from(["item", "other", "pong"]),
+            st.sampled_from("abcdef"),
+            st.sampled_from(["1", "2.5", "NaN", "1e999", '"x"']),
+        ),
+        st.sampled_from([b"not json", b"[1]", b'{"kind":"item"}', b"\xff", b""]),
+    ),
+    max_size=60,
+)
+
+
+@given(lines_of_every_kind, st.integers(1, 8), st.lists(st.integers(1, 20), max_size=5))
+def test_decode_many_equals_decode_line_by_line(lines, horizon, sizes):
+    """In any batching, the same records in order, the same outcomes (as a multiset),
+    and the same id horizon afterwards."""
+    one, many = decoder(horizon), decoder(horizon)
+    want_records, want_outcomes = [], []
+    for ln in lines:
+        out = one.decode(ln)
+        (want_outcomes if isinstance(out, Reject | Skip) else want_records).append(out)
+    got_records, got_outcomes = [], []
+    i = 0
+    for n in sizes or [len(lines) or 1]:
+        records, outcomes = many.decode_many(lines[i : i + n])
+        got_records += records
+        got_outcomes += outcomes
+        i += n
+    records, outcomes = many.decode_many(lines[i:])
+    got_records += records
+    got_outcomes += outcomes
+    assert got_records == want_records
+    assert sorted(got_outcomes) == sorted(want_outcomes)
+    assert many.recent.to_state() == one.recent.to_state()
+
+
+@given(
+    st.lists(st.lists(st.sampled_from("abcdefghij"), max_size=12), max_size=6),
+    st.integers(1, 8),
+)
+def test_add_many_equals_add_one_at_a_time(batches, horizon):
+    """The positions of the duplicates and the state afterwards are those of ``add``
+    on each key, whether a batch takes the set path or the loop."""
+    one, many = RecentIds(horizon), RecentIds(horizon)
+    for keys in batches:
+        want = []
+        for i, key in enumerate(keys):
+            if key in one:
+                want.append(i)
+            else:
+                one.add(key)
+        assert many.add_many(keys) == want
+        assert many.to_state() == one.to_state()
+
+
+def test_add_many_of_new_distinct_keys_keeps_the_horizon():
+    r = RecentIds(3, ["a", "b"])
+    assert r.add_many(["c", "d", "e"]) == []
+    assert list(r) == ["c", "d", "e"] and "a" not in r and "b" not in r
+
+
+@given(
+    st.lists(st.sampled_from("abcdefghij"), max_size=15),
+    st.lists(st.sampled_from("abcdefghij"), max_size=15),
+    st.integers(1, 8),
+)
+def test_recent_ids_merge_is_adding_the_others_in_order(first, second, horizon):
+    """Merging the horizon of a later stream equals one stream of both, when the
+    later one re-adds an id at its later place (a model list)."""
+    a, b = RecentIds(horizon, first), RecentIds(horizon, second)
+    model = list(a)
+    for key in b:
+        if key in model:
+            model.remove(key)
+        model.append(key)
+    a.merge(b)
+    assert list(a) == model[-horizon:]
+    assert all(k in a for k in model[-horizon:]) and len(a) == len(model[-horizon:])

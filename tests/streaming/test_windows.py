@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -163,3 +164,57 @@ def test_chunked_time_window_reads_equal_a_plain_filter(ops, chunk, kind):
             assert all(close(a, b, scale=1e3) for a, b in zip(got, want.to_state(), strict=True))
     restored = TimeWindow.from_state(json.loads(json.dumps(w.to_state())), kind, chunk=chunk)
     assert restored == w
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 400), values), max_size=80),
+    st.lists(st.integers(1, 30), max_size=6),
+    st.integers(1, 6),
+    st.integers(0, 100),
+)
+def test_time_window_blocks_equal_single_updates(items, sizes, chunk, late):
+    """Blocks through ``extend_rows`` (any sizes, mixed with single updates) give the
+    state and the reads of updating one event at a time."""
+    span = 60.0
+    one = TimeWindow(span, Drawdown, chunk=chunk)
+    rows = TimeWindow(span, Drawdown, chunk=chunk)
+    events = [(float(ts), x) for ts, x in items]
+    for ev in events:
+        one.update(ev)
+    i = 0
+    for k, n in enumerate(sizes or [len(events) or 1]):
+        part = events[i : i + n]
+        if k % 2:
+            for ev in part:
+                rows.update(ev)
+        else:
+            rows.extend_rows(
+                np.array([ts for ts, _ in part], dtype=float), np.array([x for _, x in part])
+            )
+        i += n
+    rows.extend(events[i:])
+    assert rows.to_state() == one.to_state()
+    if events:
+        wm = max(ts for ts, _ in events) + late
+        got, want = rows.fold(wm), fold(Drawdown, [x for ts, x in events if ts > wm - span])
+        scale = sum(abs(x) for _, x in events) + 1.0
+        assert close(got.max_drawdown, want.max_drawdown, scale)
+        assert close(got.total, want.total, scale)
+
+
+@given(timed, st.floats(0, 500), st.floats(0, 500))
+def test_forgetting_below_a_watermark_floor_changes_no_later_read(items, floor_gap, later):
+    """After ``forget(floor)``, a read at any watermark ≥ floor is unchanged."""
+    span = 60.0
+    w = fold(lambda: TimeWindow(span, MeanVar, chunk=4), items)
+    top = max((ts for ts, _ in items), default=0.0)
+    floor, wm = top + floor_gap, top + floor_gap + later
+    before = w.fold(wm).to_state()
+    w.forget(floor)
+    assert w.fold(wm).to_state() == before
+
+
+def test_forget_drops_what_has_aged_out_in_arrival_order():
+    w = fold(lambda: TimeWindow(60.0, MeanVar, chunk=2), [(float(t), 1.0) for t in range(10)])
+    w.forget(65.0)  # sees ts > 5 only
+    assert [ts for ts, _ in w.items] == [6.0, 7.0, 8.0, 9.0]
