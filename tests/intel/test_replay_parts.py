@@ -106,9 +106,16 @@ class TestParallelReplay:
         assert two.expectancy["inputs"] == one.expectancy["inputs"]
         assert_close(two.expectancy["windows"], one.expectancy["windows"])
 
-    def test_replay_of_a_small_log_stays_in_one_process(self, cfg, tmp_path, sample_lines):
-        log = write(tmp_path / "rm.jsonl", sample_lines[:50])
-        assert plan_parts([log], 2) and runner_mod.PARALLEL_MIN_BYTES > log.stat().st_size
+    def test_replay_of_a_small_log_stays_in_one_process(
+        self, cfg, tmp_path, sample_lines, monkeypatch
+    ):
+        def no_pool(*args, **kwargs):
+            raise AssertionError("a small log started worker processes")
+
+        monkeypatch.setattr(runner_mod, "ProcessPoolExecutor", no_pool)
+        log = write(tmp_path / "rm.jsonl", sample_lines[:500])
+        result = replay([log], cfg.intel, state_dir=tmp_path, jobs=2, publish=False)
+        assert result.lines == 500
 
 
 @given(event_log(max_events=80), st.integers(0, 200), st.booleans(), st.integers(1, 8))
