@@ -1,7 +1,8 @@
 """State publishing: every ``logs/state/*.json`` document is written atomically.
 
 One writer (:func:`write_state`) serves every document: the JSON is encoded with
-sorted keys, indented for people, and replaced atomically (temp file, fsync,
+sorted keys, indented for people (the large intel documents compact, floats to
+:data:`INTEL_DIGITS` significant digits), and replaced atomically (temp file, fsync,
 rename, fsync directory), so the dashboard never reads a partial file. JSONL
 histories get whole-line appends.
 
@@ -23,7 +24,7 @@ import msgspec
 from execution.utils.metrics import JsonlAppendWriter
 from streaming.atomic import atomic_write_bytes
 from streaming.faults import crash_point
-from streaming.jsonsafe import check_finite
+from streaming.jsonsafe import check_finite, rounded
 
 DEFAULT_STATE_DIR = Path("logs/state")
 STATE_FILES = ("nav.json", "positions.json", "router_health.json", "universe.json")
@@ -31,17 +32,36 @@ EXPECTANCY_FILE = "expectancy_v6.json"
 SCORES_FILE = "symbol_scores_v6.json"
 
 
-def encode_document(doc: Mapping[str, Any]) -> bytes:
-    """Deterministic, human-readable JSON; refuses NaN and infinities."""
-    check_finite(doc)
+# The intel documents are machine-read and grow with symbols × windows × dimensions:
+# compact, with floats to 12 significant digits (relative change ≤ 5e-12).
+INTEL_DIGITS = 12
+
+
+def encode_document(
+    doc: Mapping[str, Any], *, indent: int | None = 2, digits: int | None = None
+) -> bytes:
+    """Deterministic JSON (sorted keys), indented for people unless ``indent`` is
+    None, floats rounded to ``digits`` significant digits when given; refuses NaN
+    and infinities."""
+    if digits is None:
+        check_finite(doc)
+    else:
+        doc = rounded(doc, digits)
     raw = msgspec.json.encode(doc, order="sorted")
-    return msgspec.json.format(raw, indent=2) + b"\n"
+    return (raw if indent is None else msgspec.json.format(raw, indent=indent)) + b"\n"
 
 
-def write_state(state_dir: str | Path, name: str, doc: Mapping[str, Any]) -> Path:
+def write_state(
+    state_dir: str | Path,
+    name: str,
+    doc: Mapping[str, Any],
+    *,
+    indent: int | None = 2,
+    digits: int | None = None,
+) -> Path:
     """Atomically write one state document; returns its path."""
     path = Path(state_dir) / name
-    atomic_write_bytes(path, encode_document(doc))
+    atomic_write_bytes(path, encode_document(doc, indent=indent, digits=digits))
     return path
 
 
@@ -56,9 +76,9 @@ def publish_intel(
     state_dir: str | Path, expectancy: Mapping[str, Any], scores: Mapping[str, Any]
 ) -> tuple[Path, Path]:
     """Write ``expectancy_v6.json`` then ``symbol_scores_v6.json``, each atomically."""
-    first = write_state(state_dir, EXPECTANCY_FILE, expectancy)
+    first = write_state(state_dir, EXPECTANCY_FILE, expectancy, indent=None, digits=INTEL_DIGITS)
     crash_point("publish.between_documents")
-    return first, write_state(state_dir, SCORES_FILE, scores)
+    return first, write_state(state_dir, SCORES_FILE, scores, indent=None, digits=INTEL_DIGITS)
 
 
 def read_state(state_dir: str | Path, name: str) -> dict[str, Any] | None:

@@ -70,7 +70,7 @@ def jsonable(x: Any) -> Any:
 class LastN(Generic[X, R]):
     """The last ``n`` events, folded through ``factory()`` on read."""
 
-    __slots__ = ("factory", "items", "n")
+    __slots__ = ("_read", "factory", "items", "n")
 
     def __init__(
         self, n: int, factory: Callable[[], Folder[X, R]], items: Iterable[X] = ()
@@ -80,15 +80,19 @@ class LastN(Generic[X, R]):
         self.n = n
         self.factory = factory
         self.items: deque[X] = deque(items, maxlen=n)
+        self._read: tuple[R] | None = None  # the result until the next change
 
     def update(self, x: X) -> None:
         self.items.append(x)
+        self._read = None
 
     def extend(self, xs: Iterable[X]) -> None:
         self.items.extend(xs)
+        self._read = None
 
     def merge(self, other: LastN[X, R]) -> None:
         self.items.extend(other.items)
+        self._read = None
 
     def fold(self) -> Folder[X, R]:
         acc = self.factory()
@@ -97,7 +101,10 @@ class LastN(Generic[X, R]):
 
     @property
     def result(self) -> R:
-        return self.fold().result
+        """The fold of the held items (kept until the next change)."""
+        if self._read is None:
+            self._read = (self.fold().result,)
+        return self._read[0]
 
     def to_state(self) -> State:
         return {"n": self.n, "items": jsonable(list(self.items))}
@@ -182,7 +189,7 @@ class TimeWindow(Generic[X, R]):
     rows with vectorised code.
     """
 
-    __slots__ = ("_chunks", "_tail", "_tail_ts", "chunk", "factory", "max_ts", "span")
+    __slots__ = ("_chunks", "_read", "_tail", "_tail_ts", "chunk", "factory", "max_ts", "span")
 
     def __init__(
         self,
@@ -203,6 +210,8 @@ class TimeWindow(Generic[X, R]):
         self._chunks: deque[_Chunk] = deque()
         self._tail: list[X] = []
         self._tail_ts: list[float] = []
+        # (horizon, earliest time counted, result) of the last read, until a change
+        self._read: tuple[float, float, R] | None = None
         self.max_ts = max_ts
         batch = list(items)
         if batch:
@@ -260,6 +269,7 @@ class TimeWindow(Generic[X, R]):
 
     def update(self, item: tuple[float, X]) -> None:
         ts, x = item
+        self._read = None
         self._see(ts)
         self._tail_ts.append(ts)
         self._tail.append(x)
@@ -280,12 +290,14 @@ class TimeWindow(Generic[X, R]):
         """A block of events as columns: their times and their item rows."""
         if len(ts) == 0:
             return
+        self._read = None
         self._seal()
         self._see(float(ts.max()))
         self._append(ts, rows)
         self._evict()
 
     def merge(self, other: TimeWindow[X, R]) -> None:
+        self._read = None
         self._seal()
         for c in other._chunks:
             if c.cut < len(c):
@@ -300,6 +312,7 @@ class TimeWindow(Generic[X, R]):
     def forget(self, watermark: float) -> None:
         """Drop events that no read at ``watermark`` or later can see (for a window
         whose input is known to continue up to at least that event time)."""
+        self._read = None
         self._seal()
         self._evict(watermark - self.span)
 
@@ -322,25 +335,48 @@ class TimeWindow(Generic[X, R]):
 
     def fold(self, watermark: float | None = None) -> Mergeable[X, R]:
         wm = self.max_ts if watermark is None else watermark
-        acc = self.factory()
         if wm is None:
-            return acc
-        horizon = wm - self.span
+            return self.factory()
+        return self._fold(wm - self.span)[0]
+
+    def _fold(self, horizon: float) -> tuple[Mergeable[X, R], float]:
+        """The fold of the events with ``ts > horizon``, and the earliest such ``ts``."""
+        acc = self.factory()
+        earliest = math.inf
         for c in self._chunks:
             if c.cut == 0 and c.lo > horizon:
                 if c.summary is None:
                     c.summary = self.factory()
                     fold_rows(c.summary, c.rows)
                 acc.merge(c.summary)
+                earliest = min(earliest, c.lo)
             elif c.hi > horizon:
                 ts, rows = c.ts[c.cut :], c.rows[c.cut :]
-                fold_rows(acc, rows[ts > horizon])
+                live = ts > horizon
+                if live.any():
+                    fold_rows(acc, rows[live])
+                    earliest = min(earliest, float(ts[live].min()))
         if self._tail:
-            acc.extend([x for ts, x in zip(self._tail_ts, self._tail, strict=True) if ts > horizon])
-        return acc
+            live = [i for i, ts in enumerate(self._tail_ts) if ts > horizon]
+            if live:
+                acc.extend([self._tail[i] for i in live])
+                earliest = min(earliest, *(self._tail_ts[i] for i in live))
+        return acc, earliest
 
     def result(self, watermark: float | None = None) -> R:
-        return self.fold(watermark).result
+        """The fold of the events in view at ``watermark``. A read is kept until the
+        window changes; a later read reuses it while no event it counted has aged
+        out (its horizon is still below the earliest of them)."""
+        wm = self.max_ts if watermark is None else watermark
+        if wm is None:
+            return self.factory().result
+        horizon = wm - self.span
+        read = self._read
+        if read is not None and read[0] <= horizon < read[1]:
+            return read[2]
+        acc, earliest = self._fold(horizon)
+        self._read = (horizon, earliest, acc.result)
+        return self._read[2]
 
     def to_state(self) -> State:
         return {"span": self.span, "max_ts": self.max_ts, "items": jsonable(self.items)}

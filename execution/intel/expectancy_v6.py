@@ -426,6 +426,7 @@ def _window_kinds(window: Window, eps: float) -> tuple[tuple[Factory, Restore], 
 
 
 Groups = list[tuple[str, npt.NDArray[np.intp]]]
+_EMPTY: Final = Sufficient()
 _CELL: Final = attrgetter("symbol", "strategy", "policy", "regime")  # = _keys
 _TS: Final = attrgetter("ts")
 
@@ -495,7 +496,7 @@ class _Block:
 class _Surface:
     """One window's keyed accumulators: per dimension, trades and orders by key."""
 
-    __slots__ = ("eps", "kinds", "maps", "timed", "window")
+    __slots__ = ("combined", "eps", "kinds", "maps", "timed", "window")
 
     def __init__(self, window: Window, eps: float) -> None:
         self.window = window
@@ -504,6 +505,8 @@ class _Surface:
         self.kinds = _window_kinds(window, eps)
         (trades, _), (orders, _) = self.kinds
         self.maps = [(KeyedMap(trades), KeyedMap(orders)) for _ in DIMENSIONS]
+        # (dimension, key) -> the last (trade record, order record, combined record)
+        self.combined: dict[tuple[str, str], tuple[Sufficient, Sufficient, Sufficient]] = {}
 
     def update(self, keys: tuple[str, ...], is_trade: bool, item: Any, ts: float) -> None:
         x = (ts, item) if self.timed else item
@@ -540,23 +543,30 @@ class _Surface:
             orders.merge(their_orders)
 
     def sufficient(self, watermark: float | None) -> dict[str, dict[str, Sufficient]]:
+        """Each group's record at ``watermark``. Accumulators keep their reads until
+        they change, and so does the combined record, so a read costs little for
+        the groups that saw no event since the last one."""
         out: dict[str, dict[str, Sufficient]] = {}
+        combined = self.combined
         for dim, (trades, orders) in zip(DIMENSIONS, self.maps, strict=True):
             groups: dict[str, Sufficient] = {}
             for key in sorted(set(trades.keys()) | set(orders.keys())):
                 t = self._read(trades.get(key), watermark)
                 o = self._read(orders.get(key), watermark)
                 if t.trades or o.orders:
-                    groups[key] = combine(t, o)
+                    kept = combined.get((dim, key))
+                    if kept is None or kept[0] is not t or kept[1] is not o:
+                        kept = combined[dim, key] = (t, o, combine(t, o))
+                    groups[key] = kept[2]
             out[dim] = groups
         return out
 
     def _read(self, acc: Any, watermark: float | None) -> Sufficient:
         if acc is None:
-            return Sufficient()
+            return _EMPTY
         if self.timed:
             if watermark is None:
-                return Sufficient()
+                return _EMPTY
             result: Sufficient = acc.result(watermark)
         else:
             result = acc.result

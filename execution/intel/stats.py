@@ -151,9 +151,19 @@ class Sufficient:
 class _Composite(Accumulator[Sequence[Any], Sufficient]):
     """Integer counters plus named sub-accumulators, merged and saved part by part."""
 
-    __slots__ = ("counts",)
+    __slots__ = ("_kept", "counts")
     _parts: tuple[str, ...] = ()
     counts: list[int]
+    _kept: Sufficient | None  # the result until the next change
+
+    @property
+    def result(self) -> Sufficient:
+        if self._kept is None:
+            self._kept = self._result()
+        return self._kept
+
+    def _result(self) -> Sufficient:
+        raise NotImplementedError
 
     def extend(self, xs: Iterable[Sequence[Any]]) -> None:
         items = xs if isinstance(xs, list) else list(xs)
@@ -175,6 +185,7 @@ class _Composite(Accumulator[Sequence[Any], Sufficient]):
         raise NotImplementedError
 
     def merge(self, other: Self) -> None:
+        self._kept = None
         self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
         for name in self._parts:
             getattr(self, name).merge(getattr(other, name))
@@ -186,6 +197,7 @@ class _Composite(Accumulator[Sequence[Any], Sufficient]):
         return state
 
     def _restore(self, state: dict[str, Any]) -> Self:
+        self._kept = None
         self.counts = [int(v) for v in state["counts"]]
         for name in self._parts:
             setattr(self, name, type(getattr(self, name)).from_state(state[name]))
@@ -215,6 +227,7 @@ class TradeStats(_Composite):
     )  # fmt: skip
 
     def __init__(self, scratch_epsilon_r: float = 0.0) -> None:
+        self._kept = None
         self.eps = scratch_epsilon_r
         # trades, wins, losses, scratches, decisive wins, trades with risk
         self.counts = [0, 0, 0, 0, 0, 0]
@@ -231,6 +244,7 @@ class TradeStats(_Composite):
 
     def update(self, x: Sequence[Any]) -> None:
         pnl, r, risk = x
+        self._kept = None
         c = self.counts
         c[0] += 1
         scratch = r is not None and abs(r) < self.eps
@@ -288,8 +302,7 @@ class TradeStats(_Composite):
     def _of_rows(self, rows: Floats) -> Self:
         return self.of_columns(self.eps, rows[:, 0], rows[:, 1], rows[:, 2])
 
-    @property
-    def result(self) -> Sufficient:
+    def _result(self) -> Sufficient:
         trades, wins, losses, scratches, decisive, risk_trades = self.counts
         r, win_r, loss_r = self.r.result, self.win_r.result, self.loss_r.result
         return Sufficient(
@@ -332,6 +345,7 @@ class OrderStats(_Composite):
     _parts = ("slippage", "slip_cost", "notional", "latency")
 
     def __init__(self) -> None:
+        self._kept = None
         # orders, fills, maker fills, fallbacks, rejects
         self.counts = [0, 0, 0, 0, 0]
         self.slippage = MeanVar()
@@ -341,6 +355,7 @@ class OrderStats(_Composite):
 
     def update(self, x: Sequence[Any]) -> None:
         filled, maker, fallback, rejected, slippage, notional, latency = x
+        self._kept = None
         c = self.counts
         c[0] += 1
         if filled:
@@ -391,8 +406,7 @@ class OrderStats(_Composite):
             flags[:, 0], flags[:, 1], flags[:, 2], flags[:, 3], rows[:, 4], rows[:, 5], rows[:, 6]
         )
 
-    @property
-    def result(self) -> Sufficient:
+    def _result(self) -> Sufficient:
         orders, fills, maker, fallbacks, rejects = self.counts
         slip, lat = self.slippage.result, self.latency.result
         return Sufficient(

@@ -162,6 +162,7 @@ def test_chunked_time_window_reads_equal_a_plain_filter(ops, chunk, kind):
             want = fold(kind, [x for ts, x in seen if ts > wm - span])
             got = w.fold(wm).to_state()
             assert all(close(a, b, scale=1e3) for a, b in zip(got, want.to_state(), strict=True))
+            assert w.result(wm) == w.fold(wm).result  # a kept read is never stale
     restored = TimeWindow.from_state(json.loads(json.dumps(w.to_state())), kind, chunk=chunk)
     assert restored == w
 
@@ -218,3 +219,17 @@ def test_forget_drops_what_has_aged_out_in_arrival_order():
     w = fold(lambda: TimeWindow(60.0, MeanVar, chunk=2), [(float(t), 1.0) for t in range(10)])
     w.forget(65.0)  # sees ts > 5 only
     assert [ts for ts, _ in w.items] == [6.0, 7.0, 8.0, 9.0]
+
+
+@given(st.lists(st.one_of(values, st.none()), max_size=60), st.integers(1, 8))
+def test_last_n_reads_between_updates_are_never_stale(ops, n):
+    """A read is kept until the next change: reads interleaved with updates (None
+    marks a read) equal a fresh fold of the last n."""
+    w = LastN(n, MeanVar)
+    seen: list[float] = []
+    for x in ops:
+        if x is None:
+            assert w.result == fold(MeanVar, seen[-n:]).result
+        else:
+            w.update(x)
+            seen.append(x)
