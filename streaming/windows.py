@@ -357,10 +357,10 @@ class TimeWindow(Generic[X, R]):
                     fold_rows(acc, rows[live])
                     earliest = min(earliest, float(ts[live].min()))
         if self._tail:
-            live = [i for i, ts in enumerate(self._tail_ts) if ts > horizon]
-            if live:
-                acc.extend([self._tail[i] for i in live])
-                earliest = min(earliest, *(self._tail_ts[i] for i in live))
+            fresh = [i for i, ts in enumerate(self._tail_ts) if ts > horizon]
+            if fresh:
+                acc.extend([self._tail[i] for i in fresh])
+                earliest = min(earliest, *(self._tail_ts[i] for i in fresh))
         return acc, earliest
 
     def result(self, watermark: float | None = None) -> R:
