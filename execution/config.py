@@ -165,6 +165,10 @@ class ScoreConfig(_Strict, frozen=True):
 
 class IntelConfig(_Strict, frozen=True):
     intel_enabled: bool = False
+    # "process": the executor's tap runs the engine in its own process, which follows
+    # the log (nothing on the loop's thread); "inline": bounded work on the loop's
+    # thread at the throttle.
+    hook: Literal["process", "inline"] = "process"
     windows: list[str] = msgspec.field(default_factory=lambda: ["all", "50t", "7d"])
     publish_interval_s: PositiveFloat = 5.0
     dd_penalty: NonNegFloat = 1.0

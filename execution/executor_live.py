@@ -144,7 +144,6 @@ class DryRunExecutor:
         ]
         self.positions: dict[tuple[str, str], Position] = {}
         self.summary = RunSummary()
-        self.hooks = GuardedHooks([*hooks, *self._intel_hooks()])
         self._clock = cfg.market.start_ts
         self._trade_seq = 0
         self._day = -1
@@ -158,6 +157,8 @@ class DryRunExecutor:
         self.router = OrderRouter(
             self.exchange, cfg.strategy.router, emit=self._emit_order, metrics=self.order_metrics
         )
+        # last: a tap that follows the log starts once the fresh log is in place
+        self.hooks = GuardedHooks([*hooks, *self._intel_hooks()])
 
     def _intel_hooks(self) -> list[ExecutorHook]:
         """The intel tap when ``intel_enabled``; a failure to set it up is reported and
@@ -165,9 +166,10 @@ class DryRunExecutor:
         if not self.cfg.intel.intel_enabled:
             return []
         try:
-            from execution.intel.hook import IntelHook  # noqa: PLC0415 - only when enabled
+            from execution.intel import hook  # noqa: PLC0415 - only when enabled
 
-            return [IntelHook(self.metrics_path, self.state_dir, self.cfg.intel)]
+            kind = hook.IntelProcessHook if self.cfg.intel.hook == "process" else hook.IntelHook
+            return [kind(self.metrics_path, self.state_dir, self.cfg.intel)]
         except Exception as exc:  # observation only: never stop the executor
             log.warning("intel hook disabled: %r", exc)
             return []

@@ -1,17 +1,21 @@
 """The in-executor tap: keeps ``expectancy_v6.json`` and ``symbol_scores_v6.json``
 current while the executor runs, without touching what it does.
 
-It observes the executor's **own log file**, not its objects: at most once per
-``publish_interval_s`` (an injected clock), on the loop's own thread, it reads at
-most ``max_bytes_per_call`` of new log lines through the tail-follower, feeds them
-to the engine and publishes. So its work per call is bounded, it holds no thread
-that could stall the loop through the interpreter lock, and nothing it does can
-reach an order: the executor calls it through
-:class:`~execution.executor_live.GuardedHooks`, which counts and reports any
-failure. A missing log is skipped quietly (nothing is published until there is an
-event). ``close`` drains the rest of the log and publishes a last time, so the
-final documents equal a replay of the same log.
+Both kinds observe the executor's **own log file**, not its objects, and are called
+through :class:`~execution.executor_live.GuardedHooks`, which counts and reports
+any failure, so nothing they do can reach an order. ``close`` drains the rest of
+the log and publishes a last time, so the final documents equal a replay of it.
 
+* :class:`IntelProcessHook` (``"hook": "process"``, the default) runs the engine in
+  a process of its own that follows the log: the loop's thread does nothing per
+  bar, so the tap adds no latency to the loop however many symbols it scores.
+* :class:`IntelHook` (``"hook": "inline"``) works on the loop's own thread: at most
+  once per ``publish_interval_s`` (an injected clock) it reads at most
+  ``max_bytes_per_call`` of new log lines through the tail-follower, feeds them to
+  the engine and publishes. Its work per call is bounded and it holds no thread
+  that could stall the loop through the interpreter lock.
+
+A missing log is skipped quietly (nothing is published until there is an event).
 The tap starts from the beginning of the retained log each time the executor
 starts (a dry run starts a fresh log); a long-lived deployment that wants restart
 without re-reading runs ``python -m execution.intel follow`` beside the executor,
@@ -20,9 +24,11 @@ which checkpoints.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from execution.config import IntelConfig
 from execution.intel.expectancy_v6 import ExpectancyEngine
@@ -55,7 +61,8 @@ class IntelHook:
         self.publishes = 0
         self._dirty = False
 
-    def _poll(self) -> bool:
+    def poll(self) -> bool:
+        """Read and feed what is new (a bounded read); True when more is waiting."""
         batch = self.follower.poll()
         if batch.frames or batch.gaps:
             self._dirty = True
@@ -63,7 +70,8 @@ class IntelHook:
             self.engine.note_gaps(len(batch.gaps))
         return batch.more
 
-    def _publish(self) -> None:
+    def publish(self) -> None:
+        """Write both documents, when anything changed since the last time."""
         if self._dirty:
             self.publisher.publish(self.engine)
             self.publishes += 1
@@ -71,13 +79,88 @@ class IntelHook:
 
     def on_bar(self, ts: float) -> None:
         if self.throttle.due():
-            self._poll()
-            self._publish()
+            self.poll()
+            self.publish()
 
     def close(self) -> None:
         try:
-            while self._poll():
+            while self.poll():
                 pass
-            self._publish()
+            self.publish()
         finally:
             self.follower.close()
+
+
+# How often the tap's process looks for new log lines when it has caught up, and how
+# long the executor waits at close for it to drain the log.
+POLL_INTERVAL_S = 0.05
+CLOSE_TIMEOUT_S = 300.0
+
+
+def follow_until(
+    metrics_path: str,
+    state_dir: str,
+    cfg: IntelConfig,
+    stop: Any,
+    poll_interval: float = POLL_INTERVAL_S,
+) -> None:
+    """The tap's process: follow the log, publish on the throttle, and when ``stop``
+    is set, drain the log and publish a last time."""
+    hook = IntelHook(metrics_path, state_dir, cfg, max_bytes_per_call=PROCESS_MAX_BYTES)
+    try:
+        while not stop.is_set():
+            more = hook.poll()
+            if hook.throttle.due():
+                hook.publish()
+            if not more:
+                stop.wait(poll_interval)
+    finally:
+        hook.close()
+
+
+PROCESS_MAX_BYTES = 8 << 20
+
+
+class IntelProcessHook:
+    """An :class:`~execution.executor_live.ExecutorHook` whose engine lives in its
+    own process (a fresh interpreter: nothing of the executor's state is shared).
+    ``on_bar`` does nothing; ``close`` asks the process to drain and publish, waits
+    for it, and raises (to the guard) if it failed."""
+
+    __slots__ = ("_proc", "_stop", "timeout")
+
+    def __init__(
+        self,
+        metrics_path: str | Path,
+        state_dir: str | Path,
+        cfg: IntelConfig,
+        *,
+        timeout: float = CLOSE_TIMEOUT_S,
+    ) -> None:
+        ctx = mp.get_context("spawn")
+        self._stop = ctx.Event()
+        self.timeout = timeout
+        self._proc = ctx.Process(
+            target=follow_until,
+            args=(str(metrics_path), str(state_dir), cfg, self._stop),
+            name="intel-tap",
+            daemon=True,
+        )
+        self._proc.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.is_alive()
+
+    def on_bar(self, ts: float) -> None:
+        """Nothing: the tap's process follows the log on its own."""
+
+    def close(self) -> None:
+        self._stop.set()
+        self._proc.join(self.timeout)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join()
+            raise RuntimeError(f"intel tap did not finish within {self.timeout} s")
+        if self._proc.exitcode != 0:
+            raise RuntimeError(f"intel tap exited with status {self._proc.exitcode}")

@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import time
 
 import msgspec
 import pytest
 
 from execution.executor_live import DryRunExecutor, main
-from execution.intel.hook import IntelHook
+from execution.intel.hook import IntelHook, IntelProcessHook
 from execution.intel.runner import replay
 from execution.state_publish import EXPECTANCY_FILE, SCORES_FILE
 from tests.intel.builders import assert_close, line, order, trade, validator, without_wall_time
@@ -48,15 +49,16 @@ def run(cfg, out, hooks=()):
     return summary
 
 
-def test_intel_on_off_and_raising_write_identical_orders_and_state(cfg, tmp_path):
+@pytest.mark.parametrize("kind", ["process", "inline"])
+def test_intel_on_off_and_raising_write_identical_orders_and_state(cfg, tmp_path, kind):
     """Intel off, on, and on beside a hook that raises on every call: the orders,
     router metrics and every executor state file are byte-identical."""
     off = tmp_path / "off"
     run(with_intel(cfg, False), off)
     on = tmp_path / "on"
-    run(with_intel(cfg, True, publish_interval_s=1e-9), on)
+    run(with_intel(cfg, True, publish_interval_s=1e-9, hook=kind), on)
     boom = tmp_path / "boom"
-    summary = run(with_intel(cfg, True, publish_interval_s=1e-9), boom, hooks=[Boom()])
+    summary = run(with_intel(cfg, True, publish_interval_s=1e-9, hook=kind), boom, hooks=[Boom()])
     assert summary.hook_failures == BARS + 1
     for rel in COMPARED:
         assert (on / rel).read_bytes() == (off / rel).read_bytes(), rel
@@ -65,9 +67,10 @@ def test_intel_on_off_and_raising_write_identical_orders_and_state(cfg, tmp_path
     assert (on / "state" / EXPECTANCY_FILE).exists() and (boom / "state" / SCORES_FILE).exists()
 
 
-def test_final_documents_equal_a_replay_of_the_log(cfg, tmp_path):
+@pytest.mark.parametrize("kind", ["process", "inline"])
+def test_final_documents_equal_a_replay_of_the_log(cfg, tmp_path, kind):
     out = tmp_path / "run"
-    run(with_intel(cfg, True), out)
+    run(with_intel(cfg, True, hook=kind), out)
     state = out / "state"
     published = json.loads((state / EXPECTANCY_FILE).read_text())
     scores = json.loads((state / SCORES_FILE).read_text())
@@ -136,3 +139,49 @@ def test_publish_interval_does_not_change_the_final_documents(cfg, tmp_path, int
         [out / "execution" / "router_metrics.jsonl"], cfg.intel, state_dir=out, publish=False
     )
     assert_close(without_wall_time(doc), without_wall_time(again.expectancy))
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+class TestProcessHook:
+    def test_publishes_while_the_log_grows_and_drains_at_close(self, cfg, tmp_path):
+        """The tap's process follows the log on its own (nothing happens in
+        ``on_bar``), publishes what it has read, and at close reads the rest."""
+        log = tmp_path / "router_metrics.jsonl"
+        first = [line(trade(float(i % 5 - 2))) for i in range(40)]
+        log.write_bytes(b"".join(ln + b"\n" for ln in first))
+        state = tmp_path / "state"
+        intel = msgspec.structs.replace(cfg.intel, publish_interval_s=0.01)
+        hook = IntelProcessHook(log, state, intel)
+        try:
+            doc_path = state / EXPECTANCY_FILE
+            wait_for(
+                lambda: (
+                    doc_path.exists()
+                    and json.loads(doc_path.read_bytes())["inputs"]["trades"] == 40
+                )
+            )
+            hook.on_bar(0.0)
+            with log.open("ab") as fh:
+                fh.write(b"".join(line(order()) + b"\n" for _ in range(7)))
+        finally:
+            hook.close()
+        assert not hook.alive
+        doc = json.loads((state / EXPECTANCY_FILE).read_bytes())
+        assert doc["inputs"]["trades"] == 40 and doc["inputs"]["orders"] == 7
+
+    def test_a_failing_tap_is_reported_at_close(self, cfg, tmp_path):
+        """A tap whose state directory cannot be written exits with an error, and
+        close raises it to the guard (which counts it) instead of hiding it."""
+        log = tmp_path / "router_metrics.jsonl"
+        log.write_bytes(line(trade(1.0)) + b"\n")
+        blocked = tmp_path / "state"
+        blocked.write_text("a file where the state directory should be")
+        hook = IntelProcessHook(log, blocked, cfg.intel)
+        with pytest.raises(RuntimeError, match="exited with status"):
+            hook.close()
