@@ -378,14 +378,45 @@ class TimeWindow(Generic[X, R]):
         self._read = (horizon, earliest, acc.result)
         return self._read[2]
 
+    def _columns(self) -> tuple[Rows, Rows]:
+        """The times and rows of the events that can still come into view."""
+        self._seal()
+        if not self._chunks or self.max_ts is None:
+            return np.empty(0), np.empty(0)
+        ts = np.concatenate([c.ts[c.cut :] for c in self._chunks])
+        rows = np.concatenate([c.rows[c.cut :] for c in self._chunks])
+        live = ts > self.max_ts - self.span
+        return ts[live], rows[live]
+
     def to_state(self) -> State:
-        return {"span": self.span, "max_ts": self.max_ts, "items": jsonable(self.items)}
+        """The events that can still come into view, as columns: their times, their
+        rows flattened (``width`` values each, 0 for plain numbers) with NaN written
+        as 0 and its positions listed in ``missing`` (JSON has no NaN)."""
+        ts, rows = self._columns()
+        missing = np.isnan(rows)
+        return {
+            "span": self.span,
+            "max_ts": self.max_ts,
+            "ts": ts.tolist(),
+            "width": rows.shape[1] if rows.ndim == 2 else 0,
+            "rows": np.where(missing, 0.0, rows).ravel().tolist(),
+            "missing": np.flatnonzero(missing.ravel()).tolist(),
+        }
 
     @classmethod
     def from_state(
         cls, state: State, factory: Callable[[], Mergeable[X, R]], *, chunk: int = CHUNK
     ) -> Self:
-        return cls(float(state["span"]), factory, state["items"], state["max_ts"], chunk=chunk)
+        # "items": the earlier layout, one [ts, item] pair per event
+        items = state.get("items", ())
+        out = cls(float(state["span"]), factory, items, state["max_ts"], chunk=chunk)
+        if "ts" in state:
+            ts = np.asarray(state["ts"], dtype=np.float64)
+            flat = np.asarray(state["rows"], dtype=np.float64)
+            flat[np.asarray(state["missing"], dtype=np.intp)] = np.nan
+            width = int(state["width"])
+            out.extend_rows(ts, flat.reshape(-1, width) if width else flat)
+        return out
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TimeWindow) and self.to_state() == other.to_state()

@@ -233,3 +233,21 @@ def test_last_n_reads_between_updates_are_never_stale(ops, n):
         else:
             w.update(x)
             seen.append(x)
+
+
+@given(timed, st.floats(1, 5e3))
+def test_time_window_restores_the_earlier_item_layout(items, span):
+    """A state saved as one [ts, item] pair per event (the earlier layout) restores
+    to the same window."""
+    w = fold(lambda: TimeWindow(span, MeanVar), items)
+    earlier = {"span": span, "max_ts": w.max_ts, "items": [list(it) for it in w.items]}
+    back = TimeWindow.from_state(json.loads(json.dumps(earlier)), MeanVar)
+    assert back == w
+
+
+def test_time_window_state_keeps_missing_fields_apart_from_zeros():
+    w = TimeWindow(60.0, MeanVar)
+    w.extend_rows(np.array([1.0, 2.0]), np.array([[0.0, np.nan], [np.nan, 3.0]]))
+    state = json.loads(json.dumps(w.to_state()))
+    assert state["rows"] == [0.0, 0.0, 0.0, 3.0] and state["missing"] == [1, 2]
+    assert TimeWindow.from_state(state, MeanVar).items == [(1.0, (0.0, None)), (2.0, (None, 3.0))]
