@@ -1,8 +1,8 @@
 """State publishing: every ``logs/state/*.json`` document is written atomically.
 
 One writer (:func:`write_state`) serves every document: the JSON is encoded with
-sorted keys, indented for people (the large intel documents compact, floats to
-:data:`INTEL_DIGITS` significant digits), and replaced atomically (temp file, fsync,
+sorted keys, indented for people (the large intel documents compact), and
+replaced atomically (temp file, fsync,
 rename, fsync directory), so the dashboard never reads a partial file. JSONL
 histories get whole-line appends.
 
@@ -24,7 +24,7 @@ import msgspec
 from execution.utils.metrics import JsonlAppendWriter
 from streaming.atomic import atomic_write_bytes
 from streaming.faults import crash_point
-from streaming.jsonsafe import check_finite, rounded
+from streaming.jsonsafe import check_finite
 
 DEFAULT_STATE_DIR = Path("logs/state")
 STATE_FILES = ("nav.json", "positions.json", "router_health.json", "universe.json")
@@ -32,36 +32,20 @@ EXPECTANCY_FILE = "expectancy_v6.json"
 SCORES_FILE = "symbol_scores_v6.json"
 
 
-# The intel documents are machine-read and grow with symbols × windows × dimensions:
-# compact, with floats to 12 significant digits (relative change ≤ 5e-12).
-INTEL_DIGITS = 12
-
-
-def encode_document(
-    doc: Mapping[str, Any], *, indent: int | None = 2, digits: int | None = None
-) -> bytes:
+def encode_document(doc: Mapping[str, Any], *, indent: int | None = 2) -> bytes:
     """Deterministic JSON (sorted keys), indented for people unless ``indent`` is
-    None, floats rounded to ``digits`` significant digits when given; refuses NaN
-    and infinities."""
-    if digits is None:
-        check_finite(doc)
-    else:
-        doc = rounded(doc, digits)
+    None; refuses NaN and infinities."""
+    check_finite(doc)
     raw = msgspec.json.encode(doc, order="sorted")
     return (raw if indent is None else msgspec.json.format(raw, indent=indent)) + b"\n"
 
 
 def write_state(
-    state_dir: str | Path,
-    name: str,
-    doc: Mapping[str, Any],
-    *,
-    indent: int | None = 2,
-    digits: int | None = None,
+    state_dir: str | Path, name: str, doc: Mapping[str, Any], *, indent: int | None = 2
 ) -> Path:
     """Atomically write one state document; returns its path."""
     path = Path(state_dir) / name
-    atomic_write_bytes(path, encode_document(doc, indent=indent, digits=digits))
+    atomic_write_bytes(path, encode_document(doc, indent=indent))
     return path
 
 
@@ -75,10 +59,11 @@ def append_history(state_dir: str | Path, name: str, record: Mapping[str, Any]) 
 def publish_intel(
     state_dir: str | Path, expectancy: Mapping[str, Any], scores: Mapping[str, Any]
 ) -> tuple[Path, Path]:
-    """Write ``expectancy_v6.json`` then ``symbol_scores_v6.json``, each atomically."""
-    first = write_state(state_dir, EXPECTANCY_FILE, expectancy, indent=None, digits=INTEL_DIGITS)
+    """Write ``expectancy_v6.json`` then ``symbol_scores_v6.json``, each atomically;
+    compact, since they are read by programs and grow with symbols × windows."""
+    first = write_state(state_dir, EXPECTANCY_FILE, expectancy, indent=None)
     crash_point("publish.between_documents")
-    return first, write_state(state_dir, SCORES_FILE, scores, indent=None, digits=INTEL_DIGITS)
+    return first, write_state(state_dir, SCORES_FILE, scores, indent=None)
 
 
 def read_state(state_dir: str | Path, name: str) -> dict[str, Any] | None:

@@ -5,8 +5,6 @@ before encoding, so no snapshot silently changes a number.
 >>> check_finite({"a": [1.0, float("inf")]})
 Traceback (most recent call last):
 ValueError: non-finite number inf at $.a[1]
->>> rounded({"a": [1 / 3, 2, "x"]}, digits=4)
-{'a': [0.3333, 2, 'x']}
 """
 
 from __future__ import annotations
@@ -49,24 +47,6 @@ def _check(value: Any) -> None:
         _check(float(value))
 
 
-def _round(value: Any, fmt: str) -> Any:
-    """A copy of ``value`` with every float checked and rounded."""
-    kind = type(value)
-    if kind is float:
-        if value - value != 0.0:
-            raise _NonFiniteError
-        return float(format(value, fmt))
-    if kind in _PLAIN:
-        return value
-    if kind is dict or isinstance(value, Mapping):
-        return {k: _round(v, fmt) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_round(v, fmt) for v in value]
-    if isinstance(value, float):
-        return _round(float(value), fmt)
-    return value
-
-
 def _locate(value: object, where: str = "$") -> None:
     """Raise for the first non-finite number, naming where it is."""
     if isinstance(value, float):
@@ -87,13 +67,3 @@ def check_finite(value: object) -> None:
     except _NonFiniteError:
         _locate(value)
 
-
-def rounded(value: Any, digits: int) -> Any:
-    """A copy with every float rounded to ``digits`` significant digits (relative
-    change at most ``5 × 10^-digits``); non-finite numbers raise as in
-    :func:`check_finite`."""
-    try:
-        return _round(value, f".{digits}g")
-    except _NonFiniteError:
-        _locate(value)
-        raise AssertionError("unreachable") from None
