@@ -66,4 +66,3 @@ def check_finite(value: object) -> None:
         _check(value)
     except _NonFiniteError:
         _locate(value)
-

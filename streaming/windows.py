@@ -23,6 +23,7 @@ and truncates, which keeps the monoid laws.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -171,6 +172,59 @@ class _Chunk:
         return c
 
 
+def _inside(c: _Chunk, horizon: float) -> bool:
+    return c.cut == 0 and c.lo > horizon
+
+
+def _summary(c: _Chunk, factory: Callable[[], Any]) -> Any:
+    if c.summary is None:
+        c.summary = factory()
+        fold_rows(c.summary, c.rows)
+    return c.summary
+
+
+class _Runs:
+    """Folds of runs of consecutive chunks for a window that slides forward: the
+    queue-of-two-stacks aggregation. ``front[k]`` folds the chunks from ``f0 + k``
+    up to ``f1``, ``back`` those from ``f1`` up to ``b1`` (chunk numbers count every
+    chunk ever appended, so they survive eviction at the front). A read of the
+    chunks from ``a`` to ``e`` merges ``front[a - f0]`` and ``back`` after adding the
+    chunks up to ``e`` to ``back``; when ``a`` leaves the front it is rebuilt from the
+    chunks in view. Each chunk is merged O(1) times on average. Only chunks that are
+    no longer the newest are used: they never change again (but for the cut of the
+    oldest, which makes it a boundary chunk, folded apart)."""
+
+    __slots__ = ("b1", "back", "f0", "f1", "factory", "front", "popped")
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+        self.popped = 0  # chunks evicted from the front, ever
+        self.front: list[Any] = []
+        self.f0 = self.f1 = self.b1 = 0
+        self.back: Any = None
+
+    def fold(self, chunks: deque[_Chunk], first: int, end: int) -> Any:
+        """The fold of ``chunks[first:end]`` (positions in the deque)."""
+        a, e = self.popped + first, self.popped + end
+        if not (self.f0 <= a < self.f1) or e < self.b1:
+            suffix = [self.factory()]
+            for i in range(end - 1, first - 1, -1):
+                acc = self.factory()
+                acc.merge(_summary(chunks[i], self.factory))
+                acc.merge(suffix[-1])
+                suffix.append(acc)
+            self.front = suffix[:0:-1]
+            self.f0, self.f1 = a, e
+            self.back, self.b1 = self.factory(), e
+        for i in range(self.b1, e):
+            self.back.merge(_summary(chunks[i - self.popped], self.factory))
+        self.b1 = e
+        out = self.factory()
+        out.merge(self.front[a - self.f0])
+        out.merge(self.back)
+        return out
+
+
 class TimeWindow(Generic[X, R]):
     """Events ``(ts, x)`` with ``ts > watermark - span``, folded through ``factory()``.
 
@@ -189,7 +243,17 @@ class TimeWindow(Generic[X, R]):
     rows with vectorised code.
     """
 
-    __slots__ = ("_chunks", "_read", "_tail", "_tail_ts", "chunk", "factory", "max_ts", "span")
+    __slots__ = (
+        "_chunks",
+        "_read",
+        "_runs",
+        "_tail",
+        "_tail_ts",
+        "chunk",
+        "factory",
+        "max_ts",
+        "span",
+    )
 
     def __init__(
         self,
@@ -208,6 +272,7 @@ class TimeWindow(Generic[X, R]):
         self.chunk = chunk
         self.factory = factory
         self._chunks: deque[_Chunk] = deque()
+        self._runs = _Runs(factory)
         self._tail: list[X] = []
         self._tail_ts: list[float] = []
         # (horizon, earliest time counted, result) of the last read, until a change
@@ -329,6 +394,7 @@ class TimeWindow(Generic[X, R]):
             live = np.flatnonzero(c.ts[c.cut :] > horizon)
             if len(live) == 0:
                 chunks.popleft()  # wholly aged out; keep looking
+                self._runs.popped += 1
                 continue
             c.cut += int(live[0])
             break
@@ -343,7 +409,25 @@ class TimeWindow(Generic[X, R]):
         """The fold of the events with ``ts > horizon``, and the earliest such ``ts``."""
         acc = self.factory()
         earliest = math.inf
-        for c in self._chunks:
+        chunks = self._chunks
+        # Usually every chunk but the boundary ones at the front (and the newest) is
+        # wholly in view: their folds come from the running aggregates in one merge.
+        first = 0
+        while first < len(chunks) - 1 and not _inside(chunks[first], horizon):
+            first += 1
+        whole = range(first, len(chunks) - 1)
+        if len(whole) > 1 and all(_inside(chunks[i], horizon) for i in whole):
+            for c in itertools.islice(chunks, first):
+                if c.hi > horizon:
+                    ts, rows = c.ts[c.cut :], c.rows[c.cut :]
+                    live = ts > horizon
+                    if live.any():
+                        fold_rows(acc, rows[live])
+                        earliest = min(earliest, float(ts[live].min()))
+            acc.merge(self._runs.fold(chunks, first, len(chunks) - 1))
+            earliest = min(earliest, *(chunks[i].lo for i in whole))
+            chunks = deque([chunks[-1]])
+        for c in chunks:
             if c.cut == 0 and c.lo > horizon:
                 if c.summary is None:
                     c.summary = self.factory()
