@@ -150,6 +150,8 @@ def _windows(specs: Sequence[str] | None) -> list[str] | None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     cfg = _config(args.config)
+    if args.jobs is not None and args.jobs < 1:
+        raise CliError("--jobs must be at least 1")
     progress = Progress(sys.stderr)
     try:
         result = replay(
@@ -159,6 +161,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             windows=_windows(args.window),
             rotated=not args.no_rotated,
             progress=progress,
+            jobs=args.jobs,
         )
     except (FileNotFoundError, IsADirectoryError) as exc:
         raise CliError(str(exc)) from None
@@ -242,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", action="append", metavar="SPEC", help="all, <N>t, <T>s|m|h|d")
     p.add_argument("--no-rotated", action="store_true", help="do not add FILE.N[.gz]")
     p.add_argument("--top", type=int, default=20, help="rows of the ranking to print")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="processes for a large log (default: the cores, at most 4; 1: one process)",
+    )
     p.set_defaults(run=cmd_replay)
 
     p = sub.add_parser("follow", parents=[state, conf], help="tail a live log and publish")

@@ -101,6 +101,7 @@ class TestReplayAndShow:
             (["replay", str(SAMPLE), "--config", "nope.json"], "nope.json: file not found"),
             (["show"], "missing or not a symbol_scores_v6 document"),
             (["follow", "no/such/dir/m.jsonl"], "no such directory no/such/dir"),
+            (["replay", str(SAMPLE), "--jobs", "0"], "--jobs must be at least 1"),
         ],
     )
     def test_errors_are_one_line_with_a_nonzero_exit(self, tmp_path, args, message):
