@@ -201,10 +201,12 @@ class _Timed:
             self.close_s += time.perf_counter() - t0
 
 
-def job_executor(bars: str) -> dict[str, Any]:
-    """Per-bar times of the dry-run loop, intel off and on (publish interval 0.05 s,
-    far more often than the default 5 s), runs interleaved; the time spent in the
-    hook on the loop's thread per bar call, and at close (draining the tap)."""
+def job_executor(spec: str) -> dict[str, Any]:
+    """``BARS:INTERVAL``: per-bar times of the dry-run loop, intel off and on with
+    that publish interval, runs interleaved; the time spent in the hook on the
+    loop's thread per bar call, and at close (draining the tap)."""
+    bars, _, every = spec.partition(":")
+    interval = float(every or 0.05)
     import dataclasses
 
     import msgspec
@@ -215,7 +217,8 @@ def job_executor(bars: str) -> dict[str, Any]:
     runs: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
     for on in (False, True) * (EXECUTOR_RUNS + 1):
         c = dataclasses.replace(
-            cfg, intel=msgspec.structs.replace(cfg.intel, intel_enabled=on, publish_interval_s=0.05)
+            cfg,
+            intel=msgspec.structs.replace(cfg.intel, intel_enabled=on, publish_interval_s=interval),
         )
         with tempfile.TemporaryDirectory() as d:
             ex = DryRunExecutor(c, seed=7, out_dir=d)
@@ -379,24 +382,30 @@ def main(argv: list[str] | None = None) -> int:
             f"{inc['checkpoint_s']:.2f} |")  # fmt: skip
     say()
 
-    say(f"## Executor: dry-run loop, {a.bars} bars, intel publish interval 0.05 s")
+    say(f"## Executor: dry-run loop, {a.bars} bars")
     say()
-    ex = run_job("executor", str(a.bars))
-    off, on = ex["off"], ex["on"]
-    say(f"Medians of {on['runs']} interleaved runs each (after one warm-up run of each). "
+    say(f"Medians of {EXECUTOR_RUNS} interleaved runs each (after one warm-up run of each). "
         "The tap runs in its own process (`\"hook\": \"process\"`); *loop-thread hook* "
         "is the time spent in its `on_bar` calls, *close* the wait for it to drain the "
-        "log.")  # fmt: skip
+        "log. At the configured interval (5 s) the tap publishes a few times a run; at "
+        "0.05 s it publishes continuously, and its file writes (each fsynced) meet the "
+        "executor's own state writes, which are the p99 bars.")  # fmt: skip
     say()
-    say("| intel | bar p50 ms | bar p99 ms | log events | loop-thread hook µs/event | close s |")
-    say("|---|---:|---:|---:|---:|---:|")
-    for k, r in (("off", off), ("on", on)):
-        per = 1e6 * r["bar_calls_s"] / r["events"]
-        say(f"| {k} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | {r['events']:,.0f} | "
-            f"{per:.3f} | {r['close_s']:.3f} |")  # fmt: skip
-    p99_ratio = on["p99_ms"] / off["p99_ms"]
-    hook_us = 1e6 * on["bar_calls_s"] / on["events"]
-    say(f"\np99 on ÷ off: {p99_ratio:.3f}; p50 on ÷ off: {on['p50_ms'] / off['p50_ms']:.3f}")
+    say("| publish interval | intel | bar p50 ms | bar p99 ms | log events | "
+        "loop-thread hook µs/event | close s |")  # fmt: skip
+    say("|---:|---|---:|---:|---:|---:|---:|")
+    executor: dict[float, dict[str, Any]] = {}
+    for interval in (5.0, 0.05):
+        ex = executor[interval] = run_job("executor", f"{a.bars}:{interval}")
+        for k in ("off", "on"):
+            r = ex[k]
+            per = 1e6 * r["bar_calls_s"] / r["events"]
+            say(f"| {interval:g} s | {k} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | "
+                f"{r['events']:,.0f} | {per:.3f} | {r['close_s']:.3f} |")  # fmt: skip
+    say()
+    ratios = {i: ex["on"]["p99_ms"] / ex["off"]["p99_ms"] for i, ex in executor.items()}
+    say("p99 on ÷ off: " + "; ".join(f"{r:.3f} at {i:g} s" for i, r in ratios.items()))
+    hook_us = 1e6 * executor[5.0]["on"]["bar_calls_s"] / executor[5.0]["on"]["events"]
     say()
 
     say("## Publish with 500 symbols (200k events)")
@@ -436,8 +445,10 @@ def main(argv: list[str] | None = None) -> int:
             rss = incs[mids[-1]]["peak_rss_mb"] / incs[mids[-2]]["peak_rss_mb"]
             say(f"| peak RSS at {mids[-1]:,} within +10% of {mids[-2]:,} | {rss:.2f}× | "
                 f"{verdict(rss <= 1.1)} |")  # fmt: skip
-    say(f"| hook ≤ 1 µs/event on the hot path, loop p99 within +5% | {hook_us:.3f} µs/event, "
-        f"p99 {p99_ratio:.3f}× | {verdict(hook_us <= 1 and p99_ratio <= 1.05)} |")  # fmt: skip
+    say(f"| hook ≤ 1 µs/event on the hot path, loop p99 within +5% | {hook_us:.3f} µs/event; "
+        f"p99 {ratios[5.0]:.3f}× at the configured 5 s, {ratios[0.05]:.3f}× at 0.05 s | "
+        f"{verdict(hook_us <= 1 and ratios[5.0] <= 1.05)} at 5 s, "
+        f"{verdict(ratios[0.05] <= 1.05)} at 0.05 s |")  # fmt: skip
     size_mb = max(d.values()) / 1e6
     say(f"| publish ≤ 50 ms, documents ≤ 1 MB at 500 symbols | first {1e3 * pub['first_s']:.0f} "
         f"ms, live {1e3 * pub['after_10_s']:.0f} ms, after 1,000 events "

@@ -24,7 +24,9 @@ which checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -106,6 +108,8 @@ def follow_until(
 ) -> None:
     """The tap's process: follow the log, publish on the throttle, and when ``stop``
     is set, drain the log and publish a last time."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(TAP_NICENESS)  # the executor comes first when both want a core
     hook = IntelHook(metrics_path, state_dir, cfg, max_bytes_per_call=PROCESS_MAX_BYTES)
     try:
         while not stop.is_set():
@@ -119,6 +123,7 @@ def follow_until(
 
 
 PROCESS_MAX_BYTES = 8 << 20
+TAP_NICENESS = 10
 
 
 class IntelProcessHook:
