@@ -203,8 +203,9 @@ class _Runs:
         self.f0 = self.f1 = self.b1 = 0
         self.back: Any = None
 
-    def fold(self, chunks: deque[_Chunk], first: int, end: int) -> Any:
-        """The fold of ``chunks[first:end]`` (positions in the deque)."""
+    def fold(self, chunks: deque[_Chunk], first: int, end: int) -> tuple[Any, Any]:
+        """Two folds that, merged in order, fold ``chunks[first:end]`` (positions in
+        the deque)."""
         a, e = self.popped + first, self.popped + end
         if not (self.f0 <= a < self.f1) or e < self.b1:
             suffix = [self.factory()]
@@ -219,10 +220,7 @@ class _Runs:
         for i in range(self.b1, e):
             self.back.merge(_summary(chunks[i - self.popped], self.factory))
         self.b1 = e
-        out = self.factory()
-        out.merge(self.front[a - self.f0])
-        out.merge(self.back)
-        return out
+        return self.front[a - self.f0], self.back
 
 
 class TimeWindow(Generic[X, R]):
@@ -424,7 +422,8 @@ class TimeWindow(Generic[X, R]):
                     if live.any():
                         fold_rows(acc, rows[live])
                         earliest = min(earliest, float(ts[live].min()))
-            acc.merge(self._runs.fold(chunks, first, len(chunks) - 1))
+            for part in self._runs.fold(chunks, first, len(chunks) - 1):
+                acc.merge(part)
             earliest = min(earliest, *(chunks[i].lo for i in whole))
             chunks = deque([chunks[-1]])
         for c in chunks:

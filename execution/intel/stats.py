@@ -73,6 +73,10 @@ def _floats(xs: Sequence[float | None]) -> Floats:
     return np.array(xs, dtype=np.float64)
 
 
+def _count(mask: Bools) -> int:
+    return int(np.count_nonzero(mask))
+
+
 def _column(xs: Sequence[Any], field: str) -> Floats:
     return _floats(list(map(attrgetter(field), xs)))
 
@@ -177,6 +181,12 @@ class _Composite(Accumulator[Sequence[Any], Sufficient]):
         time window holds them."""
         if len(rows) < VECTOR_MIN:
             super().extend(row_items(rows))
+        elif self.counts[0] == 0:  # empty: take the block's fresh parts as they are
+            block = self._of_rows(rows)
+            self._kept = None
+            self.counts = block.counts
+            for name in self._parts:
+                setattr(self, name, getattr(block, name))
         else:
             self.merge(self._of_rows(rows))
 
@@ -277,15 +287,17 @@ class TradeStats(_Composite):
         """The state after updating on each trade of a block given as columns."""
         s = cls(eps)
         win, loss = pnl > 0, pnl < 0
-        has_r, has_risk = ~np.isnan(r), ~np.isnan(risk)
-        scratch = has_r & (np.abs(np.where(has_r, r, np.inf)) < eps)
+        has_r, has_risk = r == r, risk == risk  # noqa: PLR0124 - False where NaN
+        with np.errstate(invalid="ignore"):
+            scratch = np.abs(r) < eps  # False where R is unknown (NaN)
+        count = _count
         s.counts = [
             len(pnl),
-            int(win.sum()),
-            int(loss.sum()),
-            int(scratch.sum()),
-            int((win & ~scratch).sum()),
-            int(has_risk.sum()),
+            count(win),
+            count(loss),
+            count(scratch),
+            count(win & ~scratch),
+            count(has_risk),
         ]
         s.pnl = CompensatedSum.of_block(pnl)
         s.gross_profit = CompensatedSum.of_block(pnl[win])
@@ -386,18 +398,13 @@ class OrderStats(_Composite):
     ) -> Self:
         """The state after updating on each order of a block given as columns."""
         s = cls()
-        s.counts = [
-            len(filled),
-            int(filled.sum()),
-            int(maker.sum()),
-            int(fallback.sum()),
-            int(rejected.sum()),
-        ]
-        slipped = ~np.isnan(slippage)
+        count = _count
+        s.counts = [len(filled), count(filled), count(maker), count(fallback), count(rejected)]
+        slipped = slippage == slippage  # noqa: PLR0124 - False where NaN
         s.slippage = MeanVar.of_block(slippage[slipped])
         s.slip_cost = CompensatedSum.of_block(slippage[slipped] * notional[slipped] / 1e4)
         s.notional = CompensatedSum.of_block(notional)
-        s.latency = MeanVar.of_block(latency[~np.isnan(latency)])
+        s.latency = MeanVar.of_block(latency[latency == latency])  # noqa: PLR0124
         return s
 
     def _of_rows(self, rows: Floats) -> Self:

@@ -43,7 +43,7 @@ class CompensatedSum(Accumulator[float, float]):
     def of_block(cls, xs: npt.NDArray[np.float64]) -> Self:
         """The sum of ``xs`` with numpy's pairwise summation (error O(log n · ε)
         relative to Σ|x|); blocks then combine through the compensated merge."""
-        return cls(float(np.sum(xs)))
+        return cls(float(xs.sum()))
 
     def merge(self, other: Self) -> None:
         # Add the other's high part exactly; the low-order parts simply add up.

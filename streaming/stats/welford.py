@@ -62,8 +62,9 @@ class MeanVar(Accumulator[float, MeanVarResult]):
         n = len(xs)
         if n == 0:
             return cls()
-        mean = float(np.mean(xs))
-        return cls(n, mean, float(np.sum((xs - mean) ** 2)))
+        mean = float(xs.sum()) / n  # = np.mean, without its Python-level wrapper
+        dev = xs - mean
+        return cls(n, mean, float((dev * dev).sum()))
 
     def merge(self, other: Self) -> None:
         if other.n == 0:
