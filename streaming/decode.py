@@ -50,6 +50,7 @@ REJECT_REASONS = (
 _NON_FINITE_TOKEN = re.compile(rb"(?<![\"\w])-?(NaN|Infinity|inf|nan)(?![\"\w])")
 _BOUND = re.compile(r"^Expected `\w+` (>|<|>=|<=) ")
 DEFAULT_DEDUP_HORIZON = 100_000
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
 
 
 class Reject(NamedTuple):
@@ -188,12 +189,7 @@ class LineDecoder(Generic[T]):
     def decode(self, line: bytes) -> T | Reject | Skip:
         try:
             record = self._decoder.decode(line)
-        except (
-            msgspec.DecodeError,
-            msgspec.ValidationError,
-            UnicodeDecodeError,
-            RecursionError,
-        ) as exc:
+        except _DECODE_ERRORS as exc:
             return classify(exc, line, self.tag_field)
         if self.id_of is not None:
             key = self.id_of(record)
@@ -215,12 +211,7 @@ class LineDecoder(Generic[T]):
         for line in lines:
             try:
                 keep(decode(line))
-            except (
-                msgspec.DecodeError,
-                msgspec.ValidationError,
-                UnicodeDecodeError,
-                RecursionError,
-            ) as exc:
+            except _DECODE_ERRORS as exc:
                 outcomes.append(classify(exc, line, self.tag_field))
         if self.id_of is not None and records:
             id_of = self.id_of

@@ -176,6 +176,19 @@ def _inside(c: _Chunk, horizon: float) -> bool:
     return c.cut == 0 and c.lo > horizon
 
 
+def _fold_live(acc: Any, c: _Chunk, horizon: float) -> float:
+    """Fold the chunk's events with ``ts > horizon`` into ``acc``; the earliest of
+    them (infinity when none)."""
+    if c.hi <= horizon:
+        return math.inf
+    ts, rows = c.ts[c.cut :], c.rows[c.cut :]
+    live = ts > horizon
+    if not live.any():
+        return math.inf
+    fold_rows(acc, rows[live])
+    return float(ts[live].min())
+
+
 def _summary(c: _Chunk, factory: Callable[[], Any]) -> Any:
     if c.summary is None:
         c.summary = factory()
@@ -416,29 +429,17 @@ class TimeWindow(Generic[X, R]):
         whole = range(first, len(chunks) - 1)
         if len(whole) > 1 and all(_inside(chunks[i], horizon) for i in whole):
             for c in itertools.islice(chunks, first):
-                if c.hi > horizon:
-                    ts, rows = c.ts[c.cut :], c.rows[c.cut :]
-                    live = ts > horizon
-                    if live.any():
-                        fold_rows(acc, rows[live])
-                        earliest = min(earliest, float(ts[live].min()))
+                earliest = min(earliest, _fold_live(acc, c, horizon))
             for part in self._runs.fold(chunks, first, len(chunks) - 1):
                 acc.merge(part)
             earliest = min(earliest, *(chunks[i].lo for i in whole))
             chunks = deque([chunks[-1]])
         for c in chunks:
-            if c.cut == 0 and c.lo > horizon:
-                if c.summary is None:
-                    c.summary = self.factory()
-                    fold_rows(c.summary, c.rows)
-                acc.merge(c.summary)
+            if _inside(c, horizon):
+                acc.merge(_summary(c, self.factory))
                 earliest = min(earliest, c.lo)
-            elif c.hi > horizon:
-                ts, rows = c.ts[c.cut :], c.rows[c.cut :]
-                live = ts > horizon
-                if live.any():
-                    fold_rows(acc, rows[live])
-                    earliest = min(earliest, float(ts[live].min()))
+            else:
+                earliest = min(earliest, _fold_live(acc, c, horizon))
         if self._tail:
             fresh = [i for i, ts in enumerate(self._tail_ts) if ts > horizon]
             if fresh:
