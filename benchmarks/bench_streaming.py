@@ -106,13 +106,18 @@ def bench_decoders(lines: list[bytes], repeat: int) -> list[tuple[str, float]]:
         for fr in frames:
             dec.decode(fr)  # type: ignore[arg-type]
 
+    def batch_typed():
+        frames, _, _ = split_lines(blob, skipping=False, max_line_bytes=1 << 20)
+        make_decoder(dedup_horizon=len(lines) + 1).decode_many(frames)  # type: ignore[arg-type]
+
     cases = [("baseline: json.loads", std)]
     if orjson is not None:
         cases.append(("orjson.loads", lambda: [orjson.loads(x) for x in lines]))
     cases += [
         ("msgspec untyped", untyped),
-        ("msgspec typed + validated + dedup (engine path)", typed),
+        ("msgspec typed + validated + dedup (per-event path)", typed),
         ("framing + typed decode", framed_typed),
+        ("framing + batch decode, set-based dedup (replay path)", batch_typed),
     ]
     return [(name, len(lines) / median_time(fn, repeat)) for name, fn in cases]
 
