@@ -264,10 +264,10 @@ def replay(
         with ProcessPoolExecutor(len(parts) - 1, mp_context=mp.get_context(method)) as pool:
             futures = [pool.submit(fold_part, copy.deepcopy(fresh), p, floor) for p in parts[:-1]]
             last = fold_part(copy.deepcopy(fresh), parts[-1])
-            engine = fresh
-            for pieces, (part, head, n) in zip(
-                parts, [*(f.result() for f in futures), last], strict=True
-            ):
+            results = [*(f.result() for f in futures), last]
+            engine, _, n = results[0]
+            done(n)
+            for pieces, (part, head, n) in zip(parts[1:], results[1:], strict=True):
                 if engine.recent_ids.isdisjoint(head):
                     engine.merge(part)
                     done(n)
