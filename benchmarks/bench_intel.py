@@ -249,6 +249,54 @@ def job_executor(spec: str) -> dict[str, Any]:
     return out
 
 
+def _top(profile: Any, n: int = 12) -> list[str]:
+    """The ``n`` functions with the most own time, as table rows."""
+    import pstats
+
+    stats = pstats.Stats(profile)
+    total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
+    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:n]  # type: ignore[attr-defined]
+    out = []
+    for (file, line, func), (_, calls, own, cum, _) in rows:
+        where = f"{Path(file).name}:{line}" if line else "(built-in)"
+        out.append(f"| `{func}` {where} | {calls:,} | {1e3 * own:.0f} | {100 * own / total:.0f}% "
+                   f"| {1e3 * cum:.0f} |")  # fmt: skip
+    return out
+
+
+def job_profile(paths: str) -> dict[str, Any]:
+    """``LOG_1M:LOG_500_SYMBOLS``: where the time goes (cProfile, own time) in one
+    replay part, in the incremental step at 1M events of history, and in a publish
+    at 500 symbols after 1,000 new events."""
+    import cProfile
+
+    from execution.intel.expectancy_v6 import ExpectancyEngine
+    from execution.intel.runner import Publisher, fold_part, plan_parts
+
+    log_1m, log_500 = paths.split(":")
+    cfg = _cfg().intel
+    out: dict[str, Any] = {}
+    prof = cProfile.Profile()
+    part = plan_parts([Path(log_1m)], 2)[-1]
+    prof.runcall(fold_part, ExpectancyEngine.from_config(cfg), part)
+    out["replay_part"] = _top(prof)
+    for key, path, n in (("incremental", log_1m, INCREMENT), ("publish_500", log_500, 1_000)):
+        engine, tail = _engine_with_history(path, 3 * n)
+        with tempfile.TemporaryDirectory() as state:
+            publisher = Publisher(Path(state), cfg.score)
+            publisher.publish(engine)
+            engine.feed_many(tail[:n])
+            publisher.publish(engine)  # warm
+            prof = cProfile.Profile()
+            prof.enable()
+            for k in (1, 2):
+                engine.feed_many(tail[k * n : (k + 1) * n])
+                publisher.publish(engine)
+            prof.disable()
+        out[key] = _top(prof)
+    return out
+
+
 JOBS = {
     "engine": job_engine,
     "engine_1p": job_engine_1p,
@@ -259,6 +307,7 @@ JOBS = {
     "incremental": job_incremental,
     "publish": job_publish,
     "executor": job_executor,
+    "profile": job_profile,
 }
 
 
@@ -422,6 +471,25 @@ def main(argv: list[str] | None = None) -> int:
     say(f"| {pub['symbols']} | {1e3 * pub['first_s']:.1f} | {1e3 * pub['after_10_s']:.1f} | "
         f"{1e3 * pub['after_1000_s']:.1f} | {d['expectancy_v6.json'] / 1e3:.0f} | "
         f"{d['symbol_scores_v6.json'] / 1e3:.0f} |")  # fmt: skip
+    say()
+
+    say("## Profiles")
+    say()
+    say("cProfile, the functions with the most own time (profiling slows Python-level "
+        "code more than numpy's, so shares are indicative).")  # fmt: skip
+    prof = run_job("profile", f"{dirty}:{log_of(200_000, symbols=500)}")
+    for key, title in (
+        ("replay_part", f"one of two replay parts of the {n:,}-event log (about half of it)"),
+        ("incremental", "two incremental steps (1,000 events + publish) at 1M history"),
+        ("publish_500", "two publishes at 500 symbols, each after 1,000 new events"),
+    ):
+        say()
+        say(f"**{title}**")
+        say()
+        say("| function | calls | own ms | share | cumulative ms |")
+        say("|---|---:|---:|---:|---:|")
+        for row in prof[key]:
+            say(row)
     say()
 
     say("## Targets")

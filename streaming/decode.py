@@ -27,7 +27,7 @@ Skip(reason='unknown_tag', detail="Invalid value 'pong' - at `$.kind`")
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -88,25 +88,56 @@ class RecentIds:
 
     def add_many(self, keys: list[str]) -> list[int]:
         """:meth:`add` each key in order; returns the positions of the keys that were
-        already held (duplicates, not added again). A batch of new, distinct keys
-        takes set operations instead of a loop."""
+        already held (duplicates, not added again).
+
+        Set operations find the keys that may be duplicates (held already, or more
+        than once in the batch); only their places are decided one by one. A key is
+        held at its place when its latest addition is among the last ``horizon``
+        additions by then: the initial ids followed by the keys added so far."""
         held, fresh = self._set, set(keys)
+        order = self._order
         if len(fresh) == len(keys) and held.isdisjoint(fresh):
-            order = self._order
             order.extend(keys)
             held |= fresh
-            over = len(order) - self.horizon
-            if over > 0:
-                popleft = order.popleft
-                held.difference_update([popleft() for _ in range(over)])
+            self._trim()
             return []
+        known = held & fresh
+        suspects = (
+            known | {k for k, n in Counter(keys).items() if n > 1}
+            if (len(fresh) != len(keys))
+            else known
+        )
+        base = len(order)
+        latest = {k: i for i, k in enumerate(order) if k in known} if known else {}
         dups: list[int] = []
-        for i, key in enumerate(keys):
-            if key in held:
+        came_back = False  # a key aged out and was added again
+        for i in [i for i, k in enumerate(keys) if k in suspects]:
+            key, added = keys[i], base + i - len(dups)  # its place if it is added
+            last = latest.get(key)
+            if last is not None and last >= added - self.horizon:
                 dups.append(i)
             else:
-                self.add(key)
+                came_back = came_back or last is not None
+                latest[key] = added
+        if dups:
+            drop = set(dups)
+            keys = [k for i, k in enumerate(keys) if i not in drop]
+        order.extend(keys)
+        if came_back:  # the deque holds it twice until the older one is trimmed
+            over = len(order) - self.horizon
+            for _ in range(over):
+                order.popleft()
+            self._set = set(order)
+        else:
+            held.update(keys)
+            self._trim()
         return dups
+
+    def _trim(self) -> None:
+        over = len(self._order) - self.horizon
+        if over > 0:
+            popleft = self._order.popleft
+            self._set.difference_update([popleft() for _ in range(over)])
 
     def merge(self, other: RecentIds) -> None:
         """The last ``horizon`` distinct ids of this one's followed by ``other``'s
