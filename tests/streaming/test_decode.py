@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import msgspec
 import pytest
@@ -195,3 +196,25 @@ def test_recent_ids_merge_is_adding_the_others_in_order(first, second, horizon):
     a.merge(b)
     assert list(a) == model[-horizon:]
     assert all(k in a for k in model[-horizon:]) and len(a) == len(model[-horizon:])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_add_many_equals_add_with_repeats_and_ids_that_age_out_and_return(seed):
+    """Long batches over few keys and small horizons, so keys repeat within a batch,
+    age out and come back within it: the same duplicates and state as ``add``."""
+    rng = random.Random(seed)
+    for _ in range(500):
+        horizon = rng.randint(1, 10)
+        start = [rng.choice("abcdefghijklmno") for _ in range(rng.randint(0, 15))]
+        one, many = RecentIds(horizon, start), RecentIds(horizon, start)
+        for _ in range(rng.randint(1, 4)):
+            keys = [rng.choice("abcdefghijklmno") for _ in range(rng.randint(0, 30))]
+            want = []
+            for i, key in enumerate(keys):
+                if key in one:
+                    want.append(i)
+                else:
+                    one.add(key)
+            assert many.add_many(keys) == want
+            assert many.to_state() == one.to_state()
+            assert all(k in many for k in one) and len(many) == len(one)
