@@ -202,7 +202,7 @@ def classify(exc: Exception, line: bytes, tag_field: str | None) -> Reject | Ski
 class LineDecoder(Generic[T]):
     """Bytes of one line → a record of ``type``, a :class:`Reject` or a :class:`Skip`."""
 
-    __slots__ = ("_decoder", "id_of", "recent", "tag_field")
+    __slots__ = ("_decoder", "id_of", "ids_of", "recent", "tag_field")
 
     def __init__(
         self,
@@ -210,11 +210,14 @@ class LineDecoder(Generic[T]):
         *,
         tag_field: str | None = None,
         id_of: Callable[[T], str | None] | None = None,
+        ids_of: Callable[[list[T]], list[str | None]] | None = None,
         dedup_horizon: int = DEFAULT_DEDUP_HORIZON,
     ) -> None:
         self._decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(type)
         self.tag_field = tag_field
         self.id_of = id_of
+        # the ids of many records at once (default: ``id_of`` of each)
+        self.ids_of = ids_of
         self.recent = RecentIds(dedup_horizon)
 
     def decode(self, line: bytes) -> T | Reject | Skip:
@@ -245,8 +248,7 @@ class LineDecoder(Generic[T]):
             except _DECODE_ERRORS as exc:
                 outcomes.append(classify(exc, line, self.tag_field))
         if self.id_of is not None and records:
-            id_of = self.id_of
-            ids = [id_of(r) for r in records]
+            ids = self.ids_of(records) if self.ids_of else list(map(self.id_of, records))
             if None in ids:
                 known = [(i, k) for i, k in enumerate(ids) if k is not None]
                 dups = [known[j][0] for j in self.recent.add_many([k for _, k in known])]

@@ -78,12 +78,18 @@ def _count(mask: Bools) -> int:
 
 
 def _column(xs: Sequence[Any], field: str) -> Floats:
+    """A float field of each record (None → NaN)."""
     return _floats(list(map(attrgetter(field), xs)))
+
+
+def _required(xs: Sequence[Any], field: str) -> Floats:
+    """A float field that every record has."""
+    return np.fromiter(map(attrgetter(field), xs), np.float64, len(xs))
 
 
 def trade_columns(trades: Sequence[Trade]) -> tuple[Floats, Floats, Floats]:
     """(pnl, R, risk) of a block of trades; NaN where R or risk is unknown."""
-    pnl = _column(trades, "pnl_usd")
+    pnl = _required(trades, "pnl_usd")
     risk = _column(trades, "risk_usd")
     given = _column(trades, "r_multiple")
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -109,7 +115,7 @@ def order_columns(
         filled & _column(orders, "fallback").astype(np.bool_),
         status == 2,
         np.where(filled, slip, np.nan),
-        _column(orders, "notional_usd"),
+        _required(orders, "notional_usd"),
         _column(orders, "latency_ms"),
     )
 
