@@ -194,9 +194,19 @@ def classify(exc: Exception, line: bytes, tag_field: str | None) -> Reject | Ski
         if msg.startswith("Expected"):
             return Reject("wrong_type", msg)
         return Reject("invalid_value", msg)
+    if not _is_utf8(line):  # newer msgspec reports it as a DecodeError
+        return Reject("invalid_utf8", msg)
     if _NON_FINITE_TOKEN.search(line):
         return Reject("non_finite", msg)
     return Reject("not_json", msg)
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class LineDecoder(Generic[T]):
