@@ -291,11 +291,11 @@ class TradeStats(_Composite):
     @classmethod
     def of_columns(cls, eps: float, pnl: Floats, r: Floats, risk: Floats) -> Self:
         """The state after updating on each trade of a block given as columns."""
-        s = cls(eps)
+        s = cls.__new__(cls)  # every part is set below
+        s.eps, s._kept = eps, None
         win, loss = pnl > 0, pnl < 0
         has_r, has_risk = r == r, risk == risk  # noqa: PLR0124 - False where NaN
-        with np.errstate(invalid="ignore"):
-            scratch = np.abs(r) < eps  # False where R is unknown (NaN)
+        scratch = np.abs(r) < eps  # False where R is unknown (NaN)
         count = _count
         s.counts = [
             len(pnl),
@@ -305,15 +305,16 @@ class TradeStats(_Composite):
             count(win & ~scratch),
             count(has_risk),
         ]
-        s.pnl = CompensatedSum.of_block(pnl)
-        s.gross_profit = CompensatedSum.of_block(pnl[win])
-        s.gross_loss = CompensatedSum.of_block(-pnl[loss])
-        s.risk_pnl = CompensatedSum.of_block(pnl[has_risk])
-        s.risk = CompensatedSum.of_block(risk[has_risk])
-        s.r = MeanVar.of_block(r[has_r])
-        s.win_r = MeanVar.of_block(r[has_r & win])
-        s.loss_r = MeanVar.of_block(r[has_r & loss])
-        s.dd = Drawdown.of_block(r[has_r])
+        s.pnl = CompensatedSum(float(pnl.sum()))
+        s.gross_profit = CompensatedSum(float(pnl[win].sum()))
+        s.gross_loss = CompensatedSum(-float(pnl[loss].sum()))  # = Σ -pnl exactly
+        s.risk_pnl = CompensatedSum(float(pnl[has_risk].sum()))
+        s.risk = CompensatedSum(float(risk[has_risk].sum()))
+        known = r[has_r]
+        s.r = MeanVar.of_block(known)
+        s.win_r = MeanVar.of_block(known[win[has_r]])
+        s.loss_r = MeanVar.of_block(known[loss[has_r]])
+        s.dd = Drawdown.of_block(known)
         s.streak = Streak.of_block(loss)
         return s
 

@@ -47,16 +47,15 @@ class Streak(Accumulator[bool, int]):
 
     @classmethod
     def of_block(cls, flags: npt.NDArray[np.bool_]) -> Self:
-        """The state after ``update`` on each of ``flags``, computed with numpy."""
+        """The state after ``update`` on each of ``flags``, computed with numpy: the
+        runs of True lie between the False positions."""
         n = len(flags)
-        edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        if len(starts) == 0:
-            return cls(n)
-        runs = ends - starts
-        head = int(runs[0]) if starts[0] == 0 else 0
-        tail = int(runs[-1]) if ends[-1] == n else 0
-        return cls(n, head, tail, int(runs.max()))
+        breaks = np.flatnonzero(~flags)
+        if len(breaks) == 0:
+            return cls(n, n, n, n)
+        head, tail = int(breaks[0]), n - 1 - int(breaks[-1])
+        inner = int((breaks[1:] - breaks[:-1]).max()) - 1 if len(breaks) > 1 else 0
+        return cls(n, head, tail, max(head, tail, inner))
 
     def merge(self, other: Self) -> None:
         self.longest = max(self.longest, other.longest, self.tail + other.head)

@@ -64,7 +64,7 @@ class MeanVar(Accumulator[float, MeanVarResult]):
             return cls()
         mean = float(xs.sum()) / n  # = np.mean, without its Python-level wrapper
         dev = xs - mean
-        return cls(n, mean, float((dev * dev).sum()))
+        return cls(n, mean, float(np.dot(dev, dev)))
 
     def merge(self, other: Self) -> None:
         if other.n == 0:
