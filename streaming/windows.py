@@ -107,6 +107,19 @@ class LastN(Generic[X, R]):
             self._read = (self.fold().result,)
         return self._read[0]
 
+    @staticmethod
+    def read_many(windows: Iterable[LastN[X, R]]) -> None:
+        """Make the :attr:`result` of many windows over one kind of accumulator
+        ready at once: the changed ones' items fold side by side
+        (:func:`fold_blocks`)."""
+        stale = [w for w in windows if w._read is None and w.items]
+        if not stale:
+            return
+        rows = as_rows(list(itertools.chain.from_iterable(w.items for w in stale)))
+        folds = fold_blocks(stale[0].factory, rows, [len(w.items) for w in stale])
+        for w, acc in zip(stale, folds, strict=True):
+            w._read = (acc.result,)
+
     def to_state(self) -> State:
         return {"n": self.n, "items": jsonable(list(self.items))}
 
@@ -145,6 +158,42 @@ def fold_rows(acc: Any, rows: Rows) -> None:
         acc.extend(row_items(rows))
 
 
+def fold_blocks(factory: Callable[[], Any], rows: Rows, lengths: Sequence[int]) -> list[Any]:
+    """A fresh fold of each block of consecutive ``rows`` (``lengths`` rows each):
+    through the accumulator's ``of_blocks`` when it has one (the blocks side by side
+    in one vectorised pass), else each through :func:`fold_rows`."""
+    of_blocks = getattr(factory(), "of_blocks", None)
+    if of_blocks is not None:
+        return list(of_blocks(rows, lengths))
+    out, start = [], 0
+    for n in lengths:
+        acc = factory()
+        fold_rows(acc, rows[start : start + n])
+        out.append(acc)
+        start += n
+    return out
+
+
+def _fold_each(factory: Callable[[], Any], blocks: Sequence[Rows]) -> list[Any]:
+    """:func:`fold_blocks` of separate blocks."""
+    if not blocks:
+        return []
+    return fold_blocks(factory, np.concatenate(blocks), [len(b) for b in blocks])
+
+
+def _merged(acc: Any, parts: Iterable[Any], fold: Callable[[Any, Rows], None]) -> Any:
+    """``acc`` after absorbing ``parts`` in order: folds (merged), row blocks (given
+    to ``fold``) and lists of items (extended)."""
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            fold(acc, part)
+        elif isinstance(part, list):
+            acc.extend(part)
+        else:
+            acc.merge(part)
+    return acc
+
+
 class _Chunk:
     """A run of consecutive events of a time window as columns (event times and
     item rows), with their time range and a cached fold, so a read merges one
@@ -176,16 +225,16 @@ def _inside(c: _Chunk, horizon: float) -> bool:
     return c.cut == 0 and c.lo > horizon
 
 
-def _fold_live(acc: Any, c: _Chunk, horizon: float) -> float:
-    """Fold the chunk's events with ``ts > horizon`` into ``acc``; the earliest of
-    them (infinity when none)."""
+def _live(parts: list[Any], c: _Chunk, horizon: float) -> float:
+    """Add the rows of the chunk's events with ``ts > horizon`` to ``parts``; the
+    earliest of them (infinity when none)."""
     if c.hi <= horizon:
         return math.inf
     ts, rows = c.ts[c.cut :], c.rows[c.cut :]
     live = ts > horizon
     if not live.any():
         return math.inf
-    fold_rows(acc, rows[live])
+    parts.append(rows[live])
     return float(ts[live].min())
 
 
@@ -418,7 +467,14 @@ class TimeWindow(Generic[X, R]):
 
     def _fold(self, horizon: float) -> tuple[Mergeable[X, R], float]:
         """The fold of the events with ``ts > horizon``, and the earliest such ``ts``."""
-        acc = self.factory()
+        parts, earliest = self._plan(horizon)
+        return _merged(self.factory(), parts, fold_rows), earliest
+
+    def _plan(self, horizon: float) -> tuple[list[Any], float]:
+        """What the fold of the events with ``ts > horizon`` merges, in order: folds
+        of whole chunks, rows of the chunks it takes in part, items of the tail; and
+        the earliest such ``ts``."""
+        parts: list[Any] = []
         earliest = math.inf
         chunks = self._chunks
         # Usually every chunk but the boundary ones at the front (and the newest) is
@@ -429,23 +485,22 @@ class TimeWindow(Generic[X, R]):
         whole = range(first, len(chunks) - 1)
         if len(whole) > 1 and all(_inside(chunks[i], horizon) for i in whole):
             for c in itertools.islice(chunks, first):
-                earliest = min(earliest, _fold_live(acc, c, horizon))
-            for part in self._runs.fold(chunks, first, len(chunks) - 1):
-                acc.merge(part)
+                earliest = min(earliest, _live(parts, c, horizon))
+            parts += self._runs.fold(chunks, first, len(chunks) - 1)
             earliest = min(earliest, *(chunks[i].lo for i in whole))
             chunks = deque([chunks[-1]])
         for c in chunks:
             if _inside(c, horizon):
-                acc.merge(_summary(c, self.factory))
+                parts.append(_summary(c, self.factory))
                 earliest = min(earliest, c.lo)
             else:
-                earliest = min(earliest, _fold_live(acc, c, horizon))
+                earliest = min(earliest, _live(parts, c, horizon))
         if self._tail:
             fresh = [i for i, ts in enumerate(self._tail_ts) if ts > horizon]
             if fresh:
-                acc.extend([self._tail[i] for i in fresh])
+                parts.append([self._tail[i] for i in fresh])
                 earliest = min(earliest, *(self._tail_ts[i] for i in fresh))
-        return acc, earliest
+        return parts, earliest
 
     def result(self, watermark: float | None = None) -> R:
         """The fold of the events in view at ``watermark``. A read is kept until the
@@ -461,6 +516,33 @@ class TimeWindow(Generic[X, R]):
         acc, earliest = self._fold(horizon)
         self._read = (horizon, earliest, acc.result)
         return self._read[2]
+
+    @staticmethod
+    def read_many(windows: Iterable[TimeWindow[X, R]], watermark: float | None = None) -> None:
+        """Make ``result(watermark)`` of many windows over one kind of accumulator
+        ready at once: the row blocks their reads take in part fold side by side
+        (:func:`fold_blocks`), then each read merges its parts in order."""
+        stale = []
+        for w in windows:
+            wm = w.max_ts if watermark is None else watermark
+            if wm is None:
+                continue
+            horizon = wm - w.span
+            read = w._read
+            if read is None or not read[0] <= horizon < read[1]:
+                stale.append((w, horizon))
+        if not stale:
+            return
+        factory = stale[0][0].factory
+        plans = [(w, horizon, *w._plan(horizon)) for w, horizon in stale]
+        blocks = [p for _, _, parts, _ in plans for p in parts if isinstance(p, np.ndarray)]
+        folds = iter(_fold_each(factory, blocks))
+
+        def take(acc: Any, _: Rows) -> None:
+            acc.merge(next(folds))
+
+        for w, horizon, parts, earliest in plans:
+            w._read = (horizon, earliest, _merged(w.factory(), parts, take).result)
 
     def _columns(self) -> tuple[Rows, Rows]:
         """The times and rows of the events that can still come into view."""

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import repeat
 from operator import attrgetter
-from typing import Any, Final, Self
+from typing import Any, ClassVar, Final, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -66,6 +66,9 @@ Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 # Below this many items a block is folded one by one: numpy's per-call cost wins.
 VECTOR_MIN = 48
+# From this many items a block is folded alone: its numpy calls are worth their cost,
+# and padded columns side by side would take more memory than they save in calls.
+SIDE_BY_SIDE_MAX = 256
 
 
 def _floats(xs: Sequence[float | None]) -> Floats:
@@ -77,6 +80,11 @@ def _count(mask: Bools) -> int:
     return int(np.count_nonzero(mask))
 
 
+def _counts(masks: Bools) -> npt.NDArray[np.intp]:
+    """True places per row."""
+    return np.asarray(np.count_nonzero(masks, axis=1), dtype=np.intp)
+
+
 def _column(xs: Sequence[Any], field: str) -> Floats:
     """A float field of each record (None → NaN)."""
     return _floats(list(map(attrgetter(field), xs)))
@@ -85,6 +93,26 @@ def _column(xs: Sequence[Any], field: str) -> Floats:
 def _required(xs: Sequence[Any], field: str) -> Floats:
     """A float field that every record has."""
     return np.fromiter(map(attrgetter(field), xs), np.float64, len(xs))
+
+
+def _padded(rows: Floats, lengths: npt.NDArray[np.intp], pad: Floats) -> Floats:
+    """Consecutive blocks of ``rows`` (``lengths`` rows each) side by side, padded
+    with ``pad`` to the longest: an array of (column, block, place)."""
+    width = int(lengths.max()) if len(lengths) else 0
+    out = np.empty((rows.shape[1], len(lengths), width))
+    out[:] = pad[:, None, None]
+    starts = np.cumsum(lengths) - lengths
+    block = np.repeat(np.arange(len(lengths)), lengths)
+    place = np.arange(len(rows)) - np.repeat(starts, lengths)
+    out[:, block, place] = rows.T
+    return out
+
+
+def _buckets(lengths: npt.NDArray[np.intp]) -> list[npt.NDArray[np.intp]]:
+    """Block numbers grouped by length within a factor of two, so padding each group
+    to its longest at most doubles it."""
+    bits = np.frexp(np.maximum(lengths, 1).astype(np.float64))[1]
+    return [np.flatnonzero(bits == b) for b in sorted(set(bits.tolist()))]
 
 
 def trade_columns(trades: Sequence[Trade]) -> tuple[Floats, Floats, Floats]:
@@ -199,6 +227,55 @@ class _Composite(Accumulator[Sequence[Any], Sufficient]):
     def _of_rows(self, rows: npt.NDArray[np.float64]) -> Self:
         """The block state of item rows (one column per item field, NaN = None)."""
         raise NotImplementedError
+
+    # the row an item of no effect pads a block with: 0 for counters, NaN = None
+    _PAD: ClassVar[Floats]
+
+    def of_blocks(self, rows: Floats, lengths: Sequence[int]) -> list[Self]:
+        """The state of each block of consecutive item ``rows`` (``lengths`` rows
+        each), as ``extend_rows`` on an empty accumulator builds it: short blocks
+        item by item; long ones all at once, side by side with vectorised code
+        (equal up to float rounding), so many windows read for the cost of a few
+        block folds."""
+        lens = np.asarray(lengths, dtype=np.intp)
+        out: list[Any] = [None] * len(lens)
+        starts = np.cumsum(lens) - lens
+        for i in np.flatnonzero(lens < VECTOR_MIN).tolist():
+            block = out[i] = self._blank_of(None)
+            block.extend(row_items(rows[starts[i] : starts[i] + lens[i]]))
+        for i in np.flatnonzero(lens >= SIDE_BY_SIDE_MAX).tolist():
+            out[i] = self._of_rows(rows[starts[i] : starts[i] + lens[i]])
+        long = np.flatnonzero((lens >= VECTOR_MIN) & (lens < SIDE_BY_SIDE_MAX))
+        for bucket in _buckets(lens[long]):
+            numbers = long[bucket]
+            chosen = np.zeros(len(lens), dtype=np.bool_)
+            chosen[numbers] = True
+            cols = _padded(rows[np.repeat(chosen, lens)], lens[numbers], self._PAD)
+            states = self._of_padded(cols, lens[numbers])
+            for i, state in zip(numbers.tolist(), states, strict=True):
+                out[i] = state
+        return out
+
+    def _blank_of(self, counts: list[int] | None) -> Self:
+        """An empty accumulator like this one (``counts`` given: one whose parts the
+        caller sets)."""
+        raise NotImplementedError
+
+    def _of_padded(self, cols: Floats, lengths: npt.NDArray[np.intp]) -> list[Self]:
+        """The states of blocks given as padded columns (see :func:`_padded`)."""
+        raise NotImplementedError
+
+    def _assemble(self, counts: list[npt.NDArray[np.intp]], parts: list[list[Any]]) -> list[Self]:
+        """Block states from per-block counters and, per name in ``_parts``, the
+        per-block part states."""
+        out: list[Self] = []
+        names = self._parts
+        for c, ps in zip(np.stack(counts, axis=1).tolist(), zip(*parts, strict=True), strict=True):
+            s = self._blank_of(c)
+            for name, part in zip(names, ps, strict=True):
+                setattr(s, name, part)
+            out.append(s)
+        return out
 
     def merge(self, other: Self) -> None:
         self._kept = None
@@ -321,6 +398,39 @@ class TradeStats(_Composite):
     def _of_rows(self, rows: Floats) -> Self:
         return self.of_columns(self.eps, rows[:, 0], rows[:, 1], rows[:, 2])
 
+    _PAD = np.array([0.0, np.nan, np.nan])
+
+    def _blank_of(self, counts: list[int] | None) -> Self:
+        if counts is None:
+            return type(self)(self.eps)
+        s = object.__new__(type(self))
+        s.eps, s._kept, s.counts = self.eps, None, counts
+        return s
+
+    def _of_padded(self, cols: Floats, lengths: npt.NDArray[np.intp]) -> list[Self]:
+        pnl, r, risk = cols
+        win, loss = pnl > 0, pnl < 0
+        has_r, has_risk = r == r, risk == risk  # noqa: PLR0124 - False where NaN
+        scratch = np.abs(r) < self.eps
+        count = _counts
+        sums, moments = CompensatedSum.of_padded, MeanVar.of_padded
+        return self._assemble(
+            [lengths, count(win), count(loss), count(scratch), count(win & ~scratch),
+             count(has_risk)],
+            [
+                sums(pnl),
+                sums(np.where(win, pnl, 0.0)),
+                sums(np.where(loss, -pnl, 0.0)),
+                sums(np.where(has_risk, pnl, 0.0)),
+                sums(np.where(has_risk, risk, 0.0)),
+                moments(r, has_r),
+                moments(r, has_r & win),
+                moments(r, has_r & loss),
+                Drawdown.of_padded(np.where(has_r, r, 0.0)),
+                Streak.of_padded(loss, lengths),
+            ],
+        )  # fmt: skip
+
     def _result(self) -> Sufficient:
         trades, wins, losses, scratches, decisive, risk_trades = self.counts
         r, win_r, loss_r = self.r.result, self.win_r.result, self.loss_r.result
@@ -413,6 +523,31 @@ class OrderStats(_Composite):
         s.notional = CompensatedSum.of_block(notional)
         s.latency = MeanVar.of_block(latency[latency == latency])  # noqa: PLR0124
         return s
+
+    _PAD = np.array([0.0, 0.0, 0.0, 0.0, np.nan, 0.0, np.nan])
+
+    def _blank_of(self, counts: list[int] | None) -> Self:
+        if counts is None:
+            return type(self)()
+        s = object.__new__(type(self))
+        s._kept, s.counts = None, counts
+        return s
+
+    def _of_padded(self, cols: Floats, lengths: npt.NDArray[np.intp]) -> list[Self]:
+        flags = cols[:4] == 1.0
+        slippage, notional, latency = cols[4:]
+        slipped = slippage == slippage  # noqa: PLR0124 - False where NaN
+        count = _counts
+        sums, moments = CompensatedSum.of_padded, MeanVar.of_padded
+        return self._assemble(
+            [lengths, *(count(f) for f in flags)],
+            [
+                moments(slippage, slipped),
+                sums(np.where(slipped, slippage * notional / 1e4, 0.0)),
+                sums(notional),
+                moments(latency, latency == latency),  # noqa: PLR0124
+            ],
+        )
 
     def _of_rows(self, rows: Floats) -> Self:
         flags = rows[:, :4] == 1.0

@@ -70,6 +70,28 @@ class Drawdown(Accumulator[float, DrawdownResult]):
             float((peaks - cum).max()),
         )
 
+    @classmethod
+    def of_padded(cls, xs: npt.NDArray[np.float64]) -> list[Self]:
+        """:meth:`of_block` of each row of ``xs``, all rows at once. Rows are padded
+        with 0 (as may be values to skip): a step of 0 leaves the path, its peak, its
+        trough and its worst fall as they were."""
+        if xs.shape[1] == 0:
+            return [cls() for _ in range(len(xs))]
+        cum = np.cumsum(xs, axis=1)
+        peaks = np.maximum(np.maximum.accumulate(cum, axis=1), 0.0)
+        troughs = np.minimum(cum.min(axis=1), 0.0)
+        falls = (peaks - cum).max(axis=1)
+        return [
+            cls(*parts)
+            for parts in zip(
+                cum[:, -1].tolist(),
+                peaks[:, -1].tolist(),
+                troughs.tolist(),
+                falls.tolist(),
+                strict=True,
+            )
+        ]
+
     def merge(self, other: Self) -> None:
         across = self.peak - (self.total + other.trough)
         self.max_drawdown = max(self.max_drawdown, other.max_drawdown, across)

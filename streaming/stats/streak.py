@@ -57,6 +57,29 @@ class Streak(Accumulator[bool, int]):
         inner = int((breaks[1:] - breaks[:-1]).max()) - 1 if len(breaks) > 1 else 0
         return cls(n, head, tail, max(head, tail, inner))
 
+    @classmethod
+    def of_padded(cls, flags: npt.NDArray[np.bool_], lengths: npt.NDArray[np.intp]) -> list[Self]:
+        """:meth:`of_block` of each row of ``flags`` whose first ``lengths[i]`` places
+        are the block (the rest padded with False), all rows at once: at each place,
+        the run of True ending there is its distance from the last False before it."""
+        n, width = flags.shape
+        if width == 0:
+            return [cls() for _ in range(n)]
+        place = np.arange(width)
+        last_false = np.maximum.accumulate(np.where(flags, -1, place), axis=1)
+        runs = place - last_false  # 0 where False
+        longest = runs.max(axis=1)
+        rows = np.arange(n)
+        tails = runs[rows, np.maximum(lengths - 1, 0)]  # an empty block reads padding: 0
+        # the first False (the padding has one, unless a block of True fills the row)
+        heads = np.where(flags.all(axis=1), width, np.argmin(flags, axis=1))
+        return [
+            cls(*parts)
+            for parts in zip(
+                lengths.tolist(), heads.tolist(), tails.tolist(), longest.tolist(), strict=True
+            )
+        ]
+
     def merge(self, other: Self) -> None:
         self.longest = max(self.longest, other.longest, self.tail + other.head)
         if self.head == self.n:

@@ -45,6 +45,11 @@ class CompensatedSum(Accumulator[float, float]):
         relative to Σ|x|); blocks then combine through the compensated merge."""
         return cls(float(xs.sum()))
 
+    @classmethod
+    def of_padded(cls, xs: npt.NDArray[np.float64]) -> list[Self]:
+        """:meth:`of_block` of each row of ``xs`` (blocks padded with 0), in one pass."""
+        return [cls(total) for total in xs.sum(axis=1).tolist()]
+
     def merge(self, other: Self) -> None:
         # Add the other's high part exactly; the low-order parts simply add up.
         self.total, comp = _two_sum(self.total, self.comp, other.total)

@@ -66,6 +66,21 @@ class MeanVar(Accumulator[float, MeanVarResult]):
         dev = xs - mean
         return cls(n, mean, float(np.dot(dev, dev)))
 
+    @classmethod
+    def of_padded(cls, xs: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_]) -> list[Self]:
+        """:meth:`of_block` of each row of ``xs`` restricted to ``mask`` (padding and
+        unknown values masked out), by the same two passes over all rows at once."""
+        counts = np.count_nonzero(mask, axis=1)
+        kept = np.where(mask, xs, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(counts > 0, kept.sum(axis=1) / counts, 0.0)
+        dev = np.where(mask, xs - means[:, None], 0.0)
+        m2 = np.einsum("ij,ij->i", dev, dev)
+        return [
+            cls(n, mean, s) if n else cls()
+            for n, mean, s in zip(counts.tolist(), means.tolist(), m2.tolist(), strict=True)
+        ]
+
     def merge(self, other: Self) -> None:
         if other.n == 0:
             return

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
+from functools import partial
 
 import msgspec
+import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,6 +26,7 @@ from execution.intel.stats import (
     trade_columns,
     trade_item,
 )
+from streaming.windows import LastN, TimeWindow
 from tests.intel.builders import assert_close, good_event
 
 EPS = 0.05
@@ -135,3 +140,69 @@ def test_extend_on_long_runs_equals_update(trades, orders, head):
     o = fold_orders(orders[:head])
     o.extend([order_item(x) for x in orders[head:]])
     assert_close(as_dict(o.result), as_dict(fold_orders(orders).result))
+
+
+def _rows(items: list, width: int) -> np.ndarray:
+    return np.asarray(items, dtype=np.float64).reshape(len(items), width)
+
+
+@given(
+    st.lists(good_event(0, 0.0, "trade").map(lambda d: msgspec.convert(d, Event)),
+             max_size=4 * VECTOR_MIN),
+    st.lists(good_event(0, 0.0, "order").map(lambda d: msgspec.convert(d, Event)),
+             max_size=4 * VECTOR_MIN),
+    st.data(),
+)  # fmt: skip
+def test_blocks_side_by_side_equal_each_block_alone(trades, orders, data):
+    """``of_blocks`` (short blocks item by item, long ones side by side in padded
+    columns) gives each block's own per-event fold."""
+    for events_, item, fold, width in (
+        (trades, trade_item, fold_trades, 3),
+        (orders, order_item, fold_orders, 7),
+    ):
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(events_)), max_size=5)))
+        parts = [events_[a:b] for a, b in zip([0, *cuts], [*cuts, len(events_)], strict=True)]
+        blocks = [_rows([item(x) for x in p], width) for p in parts]
+        proto = fold([])
+        got = proto.of_blocks(np.concatenate(blocks), [len(b) for b in blocks])
+        for part, state in zip(parts, got, strict=True):
+            want = fold(part)
+            assert state.counts == want.counts
+            assert_close(as_dict(state.result), as_dict(want.result))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_windows_read_side_by_side_equal_their_plain_folds(seed):
+    """Many groups' windows read at once (``read_many``: the changed ones' row blocks
+    folded side by side) equal folding each group's events in view one by one, read
+    after read as events arrive and age out."""
+    rng = random.Random(seed)
+    span, n = 500.0, 60
+    timed = [TimeWindow(span, partial(TradeStats, EPS), chunk=64) for _ in range(12)]
+    last = [LastN(n, partial(TradeStats, EPS)) for _ in range(12)]
+    seen: list[list[tuple[float, tuple]]] = [[] for _ in range(12)]
+    now = 0.0
+    for _ in range(25):
+        for g in range(12):
+            batch = []
+            for _ in range(rng.choice((0, 1, 5, 60, 150))):
+                now += rng.random()
+                pnl = rng.choice((0.0, rng.uniform(-50, 50)))
+                risk = rng.choice((None, 10.0))
+                r = rng.choice((None, pnl / 10))
+                batch.append((now, (pnl, r, risk)))
+            if batch:
+                timed[g].extend(batch)
+                last[g].extend([x for _, x in batch])
+                seen[g] += batch
+        wm = now + rng.random() * 50
+        TimeWindow.read_many(timed, wm)
+        LastN.read_many(last)
+        for g in range(12):
+            in_view = [x for ts, x in seen[g] if ts > wm - span]
+            recent = [x for _, x in seen[g][-n:]]
+            for got, items in ((timed[g].result(wm), in_view), (last[g].result, recent)):
+                want = TradeStats(EPS)
+                for x in items:
+                    want.update(x)
+                assert_close(as_dict(got), as_dict(want.result))

@@ -215,3 +215,30 @@ def test_drawdown_counts_a_fall_from_the_starting_zero():
 def test_accumulators_are_unhashable():
     with pytest.raises(TypeError):
         hash(Count())
+
+
+@given(st.lists(st.lists(st.one_of(st.none(), finite), max_size=30), min_size=1, max_size=6))
+def test_padded_blocks_fold_like_each_block_alone(blocks):
+    """``of_padded`` (blocks side by side, padded; None masked out) gives each
+    block's own fold: the reference for sums, moments and drawdowns, exactly the
+    per-event fold for streaks."""
+    width = max(len(b) for b in blocks)
+    xs = np.zeros((len(blocks), width))
+    known = np.zeros((len(blocks), width), dtype=bool)
+    for i, b in enumerate(blocks):
+        for j, x in enumerate(b):
+            if x is not None:
+                xs[i, j], known[i, j] = x, True
+    lengths = np.array([len(b) for b in blocks], dtype=np.intp)
+    sums = CompensatedSum.of_padded(xs)
+    moments = MeanVar.of_padded(xs, known)
+    drawdowns = Drawdown.of_padded(np.where(known, xs, 0.0))
+    streaks = Streak.of_padded(xs < 0, lengths)
+    for i, b in enumerate(blocks):
+        vals = [x for x in b if x is not None]
+        scale = sum(abs(x) for x in vals)
+        assert close(sums[i].result, math.fsum(vals), scale * 1e-7)
+        assert _meanvar_agrees(moments[i], vals)
+        assert _drawdown_agrees(drawdowns[i], vals)
+        flags = [x is not None and x < 0 for x in b]
+        assert streaks[i].to_state() == fold(Streak, flags).to_state()
