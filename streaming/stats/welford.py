@@ -64,7 +64,8 @@ class MeanVar(Accumulator[float, MeanVarResult]):
             return cls()
         mean = float(xs.sum()) / n  # = np.mean, without its Python-level wrapper
         dev = xs - mean
-        return cls(n, mean, float(np.dot(dev, dev)))
+        # not np.dot: BLAS threads would spin against the replay's worker processes
+        return cls(n, mean, float((dev * dev).sum()))
 
     @classmethod
     def of_padded(cls, xs: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_]) -> list[Self]:
@@ -75,7 +76,7 @@ class MeanVar(Accumulator[float, MeanVarResult]):
         with np.errstate(invalid="ignore", divide="ignore"):
             means = np.where(counts > 0, kept.sum(axis=1) / counts, 0.0)
         dev = np.where(mask, xs - means[:, None], 0.0)
-        m2 = np.einsum("ij,ij->i", dev, dev)
+        m2 = (dev * dev).sum(axis=1)
         return [
             cls(n, mean, s) if n else cls()
             for n, mean, s in zip(counts.tolist(), means.tolist(), m2.tolist(), strict=True)
