@@ -163,14 +163,20 @@ def test_add_many_equals_add_one_at_a_time(batches, horizon):
     on each key, whether a batch takes the set path or the loop."""
     one, many = RecentIds(horizon), RecentIds(horizon)
     for keys in batches:
-        want = []
-        for i, key in enumerate(keys):
-            if key in one:
-                want.append(i)
-            else:
-                one.add(key)
-        assert many.add_many(keys) == want
-        assert many.to_state() == one.to_state()
+        assert_add_many_is_add(one, many, keys)
+
+
+def assert_add_many_is_add(one: RecentIds, many: RecentIds, keys: list[str]) -> None:
+    """``many.add_many(keys)`` reports the positions where ``one.add`` would find a
+    key held, and leaves the state ``one`` reaches."""
+    want = []
+    for i, key in enumerate(keys):
+        if key in one:
+            want.append(i)
+        else:
+            one.add(key)
+    assert many.add_many(keys) == want
+    assert many.to_state() == one.to_state()
 
 
 def test_add_many_of_new_distinct_keys_keeps_the_horizon():
@@ -209,12 +215,5 @@ def test_add_many_equals_add_with_repeats_and_ids_that_age_out_and_return(seed):
         one, many = RecentIds(horizon, start), RecentIds(horizon, start)
         for _ in range(rng.randint(1, 4)):
             keys = [rng.choice("abcdefghijklmno") for _ in range(rng.randint(0, 30))]
-            want = []
-            for i, key in enumerate(keys):
-                if key in one:
-                    want.append(i)
-                else:
-                    one.add(key)
-            assert many.add_many(keys) == want
-            assert many.to_state() == one.to_state()
+            assert_add_many_is_add(one, many, keys)
             assert all(k in many for k in one) and len(many) == len(one)
