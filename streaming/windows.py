@@ -2,9 +2,12 @@
 event time, without a windowed copy of each statistic.
 
 A window keeps the raw events it covers (bounded: N items, or the events of one
-time span) and folds them through a fresh inner accumulator when read, so reading
-costs O(window) and updating O(1). Merging concatenates (``other`` after ``self``)
-and truncates, which keeps the monoid laws.
+time span) and folds them through a fresh inner accumulator when read; updating
+costs O(1). A read is kept until the window changes; a time window also keeps the
+folds of its whole chunks, so its reads merge a few folds and refold only the rows
+of the chunks its boundary cuts. ``read_many`` reads many windows of one kind at
+once, their row blocks folded side by side (:func:`fold_blocks`). Merging
+concatenates (``other`` after ``self``) and truncates, which keeps the monoid laws.
 
 >>> from streaming.stats import MeanVar
 >>> w = LastN(3, MeanVar)

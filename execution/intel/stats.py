@@ -14,7 +14,9 @@ A block of events can also enter at once as numpy columns (:func:`trade_columns`
 :func:`order_columns`, :meth:`TradeStats.of_columns`): the block's state is built
 with vectorised code and merged, which equals updating one event at a time up to
 float rounding (sums are pairwise within a block). ``extend`` takes that path for
-long runs of items, so windows read fast too.
+long runs of items, so windows read fast too; ``of_blocks`` builds the states of
+many blocks at once, padded side by side into shared columns, for windows read
+together.
 
 >>> ts = TradeStats(scratch_epsilon_r=0.05)
 >>> for pnl, risk in [(20.0, 10.0), (-10.0, 10.0), (0.1, 10.0)]:
