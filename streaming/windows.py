@@ -514,11 +514,16 @@ class TimeWindow(Generic[X, R]):
             return self.factory().result
         horizon = wm - self.span
         read = self._read
-        if read is not None and read[0] <= horizon < read[1]:
-            return read[2]
-        acc, earliest = self._fold(horizon)
-        self._read = (horizon, earliest, acc.result)
-        return self._read[2]
+        if read is None or not self._kept_for(horizon):
+            acc, earliest = self._fold(horizon)
+            read = self._read = (horizon, earliest, acc.result)
+        return read[2]
+
+    def _kept_for(self, horizon: float) -> bool:
+        """Whether the kept read is the read at ``horizon``: none of the events it
+        counted has aged out, and no event it left out has come into view."""
+        read = self._read
+        return read is not None and read[0] <= horizon < read[1]
 
     @staticmethod
     def read_many(windows: Iterable[TimeWindow[X, R]], watermark: float | None = None) -> None:
@@ -531,8 +536,7 @@ class TimeWindow(Generic[X, R]):
             if wm is None:
                 continue
             horizon = wm - w.span
-            read = w._read
-            if read is None or not read[0] <= horizon < read[1]:
+            if not w._kept_for(horizon):
                 stale.append((w, horizon))
         if not stale:
             return

@@ -565,14 +565,18 @@ class _Surface:
     def _read_many(self, watermark: float | None) -> None:
         """Make the windows' reads ready side by side, one side at a time: the groups
         that changed fold their windows' rows in a few vectorised passes."""
-        if self.window.trades is None and (not self.timed or watermark is None):
+        if self.timed:
+            if watermark is None:  # nothing to read: every group reads empty
+                return
+            read_many: Callable[[list[Any]], None] = partial(
+                TimeWindow.read_many, watermark=watermark
+            )
+        elif self.window.trades is not None:
+            read_many = LastN.read_many
+        else:  # the plain monoids keep their own results
             return
         for side in (0, 1):
-            accs = [acc for keyed in self.maps for _, acc in keyed[side].items()]
-            if self.timed:
-                TimeWindow.read_many(accs, watermark)
-            else:
-                LastN.read_many(accs)
+            read_many([acc for keyed in self.maps for _, acc in keyed[side].items()])
 
     def _read(self, acc: Any, watermark: float | None) -> Sufficient:
         if acc is None:
