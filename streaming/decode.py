@@ -4,7 +4,11 @@ The record type is any ``msgspec`` type (typically a tagged union of Structs);
 the decoder knows nothing of its meaning. Every line ends as exactly one of:
 
 * a record;
-* a :class:`Reject` with one of :data:`REJECT_REASONS`;
+* a :class:`Reject` with one of :data:`REJECT_REASONS`;  a number outside a bound
+  of its type is ``invalid_value`` when the bound is 0 (a sign rule: ``> 0``,
+  ``>= 0``) and ``out_of_range`` for any other bound (a range limit, see
+  ``docs/numerics.md``); a record that decodes but fails the consumer's ``check``
+  (a derived value out of range) is rejected with the check's reason;
 * a :class:`Skip` (``unknown_tag``): a well-formed line of a kind this consumer
   does not read; counted apart, never an error.
 
@@ -45,10 +49,12 @@ REJECT_REASONS = (
     "wrong_type",
     "invalid_value",
     "non_finite",
+    "out_of_range",
     "duplicate_id",
+    "too_many_groups",
 )
 _NON_FINITE_TOKEN = re.compile(rb"(?<![\"\w])-?(NaN|Infinity|inf|nan)(?![\"\w])")
-_BOUND = re.compile(r"^Expected `\w+` (>|<|>=|<=) ")
+_BOUND = re.compile(r"^Expected `\w+` (?:>|<|>=|<=) (\S+)")
 DEFAULT_DEDUP_HORIZON = 100_000
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
 
@@ -61,6 +67,10 @@ class Reject(NamedTuple):
 class Skip(NamedTuple):
     reason: str
     detail: str = ""
+
+
+# A record check: the positions of the records to reject, with their rejects.
+Check = Callable[[list[Any]], list[tuple[int, Reject]]]
 
 
 class RecentIds:
@@ -189,8 +199,9 @@ def classify(exc: Exception, line: bytes, tag_field: str | None) -> Reject | Ski
             return Skip("unknown_tag", msg)
         if "out of range" in msg or "non-finite" in msg:
             return Reject("non_finite", msg)
-        if _BOUND.match(msg):
-            return Reject("invalid_value", msg)
+        bound = _BOUND.match(msg)
+        if bound:
+            return Reject("invalid_value" if float(bound[1]) == 0.0 else "out_of_range", msg)
         if msg.startswith("Expected"):
             return Reject("wrong_type", msg)
         return Reject("invalid_value", msg)
@@ -212,7 +223,7 @@ def _is_utf8(line: bytes) -> bool:
 class LineDecoder(Generic[T]):
     """Bytes of one line → a record of ``type``, a :class:`Reject` or a :class:`Skip`."""
 
-    __slots__ = ("_decoder", "id_of", "ids_of", "recent", "tag_field")
+    __slots__ = ("_decoder", "check", "id_of", "ids_of", "recent", "tag_field")
 
     def __init__(
         self,
@@ -222,8 +233,12 @@ class LineDecoder(Generic[T]):
         id_of: Callable[[T], str | None] | None = None,
         ids_of: Callable[[list[T]], list[str | None]] | None = None,
         dedup_horizon: int = DEFAULT_DEDUP_HORIZON,
+        check: Check | None = None,
     ) -> None:
         self._decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(type)
+        # records that decode but must not be applied (before de-duplication: a
+        # rejected line's id never enters the horizon)
+        self.check = check
         self.tag_field = tag_field
         self.id_of = id_of
         # the ids of many records at once (default: ``id_of`` of each)
@@ -235,6 +250,10 @@ class LineDecoder(Generic[T]):
             record = self._decoder.decode(line)
         except _DECODE_ERRORS as exc:
             return classify(exc, line, self.tag_field)
+        if self.check is not None:
+            bad = self.check([record])
+            if bad:
+                return bad[0][1]
         if self.id_of is not None:
             key = self.id_of(record)
             if key is not None:
@@ -257,6 +276,12 @@ class LineDecoder(Generic[T]):
                 keep(decode(line))
             except _DECODE_ERRORS as exc:
                 outcomes.append(classify(exc, line, self.tag_field))
+        if self.check is not None and records:
+            bad = self.check(records)
+            if bad:
+                outcomes += [reject for _, reject in bad]
+                drop = {i for i, _ in bad}
+                records = [r for i, r in enumerate(records) if i not in drop]
         if self.id_of is not None and records:
             ids = self.ids_of(records) if self.ids_of else list(map(self.id_of, records))
             if None in ids:

@@ -7,6 +7,19 @@ latency. Numbers are always finite: JSON has no NaN or infinity, msgspec refuses
 such tokens and reports overflowing literals (``1e999``) as out of range, which the
 decoder counts as ``non_finite``. :func:`make_decoder` returns the engine's decoder.
 
+The numeric policy (``docs/numerics.md``): every number lies within a bound chosen
+so that sums over 10⁹ events, squares and the published ratios stay finite, and
+``ts`` is an instant :func:`datetime.datetime.fromtimestamp` can represent. A value
+beyond its bound is rejected as ``out_of_range``; so is a trade whose R = pnl / risk
+lies beyond ±:data:`MAX_R` (``non_finite`` when the quotient overflows), whether or
+not an ``r_multiple`` is given, so Σ pnl / Σ risk is bounded too.
+
+>>> d = make_decoder()
+>>> d.decode(b'{"ts":1e308,"event":"trade","symbol":"X","trade_id":"t","pnl_usd":5}').reason
+'out_of_range'
+>>> d.decode(b'{"ts":1,"event":"trade","symbol":"X","trade_id":"t","pnl_usd":5,"risk_usd":1e-320}')
+Reject(reason='non_finite', detail='R = pnl_usd / risk_usd = 5.0 / 1e-320 overflows')
+
 >>> d = make_decoder()
 >>> t = d.decode(b'{"ts":1,"event":"trade","symbol":"X","trade_id":"t1","pnl_usd":5,"risk_usd":10}')
 >>> t.r, t.strategy
@@ -19,22 +32,41 @@ Reject(reason='invalid_value', detail='Expected `float` > 0.0 - at `$.risk_usd`'
 
 from __future__ import annotations
 
+import math
 import operator
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 from msgspec import Meta
 
-from streaming.decode import LineDecoder
+from streaming.decode import DEFAULT_DEDUP_HORIZON, LineDecoder, Reject
 
 UNKNOWN = "unknown"
 OrderStatus = Literal["FILLED", "PARTIALLY_FILLED", "CANCELED", "REJECTED", "EXPIRED"]
 FILLS = frozenset({"FILLED", "PARTIALLY_FILLED"})
-NonNeg = Annotated[float, Meta(ge=0)]
+
+# --- the numeric policy (docs/numerics.md) ------------------------------------------
+MAX_USD: Final = 1e15  # |pnl|, risk, notional, fee per event; Σ over 10⁹ events ≤ 1e24
+MAX_R: Final = 1e12  # |R|, given or pnl / risk; Σ R² over 10⁹ events ≤ 1e33
+MAX_BPS: Final = 1e6  # |slippage_bps| (100x the price)
+MAX_LATENCY_MS: Final = 1e10  # about 116 days
+MAX_QTY: Final = 1e15  # qty and |price|
+TS_MIN: Final = 1.0  # 1970-01-01T00:00:01Z
+TS_MAX: Final = 253402300800.0  # 10000-01-01T00:00:00Z, excluded
+
+Ts = Annotated[float, Meta(ge=TS_MIN, lt=TS_MAX)]
+Usd = Annotated[float, Meta(ge=-MAX_USD, le=MAX_USD)]
+NonNegUsd = Annotated[float, Meta(ge=0, le=MAX_USD)]
+Qty = Annotated[float, Meta(ge=0, le=MAX_QTY)]
+Price = Annotated[float, Meta(ge=-MAX_QTY, le=MAX_QTY)]
+Bps = Annotated[float, Meta(ge=-MAX_BPS, le=MAX_BPS)]
+LatencyMs = Annotated[float, Meta(ge=0, le=MAX_LATENCY_MS)]
+RMultiple = Annotated[float, Meta(ge=-MAX_R, le=MAX_R)]
+RiskUsd = Annotated[float, Meta(gt=0, le=MAX_USD)]
 
 
 class Order(msgspec.Struct, frozen=True, gc=False, tag_field="event", tag="order"):
-    ts: float
+    ts: Ts
     symbol: str
     order_id: str
     strategy: str = UNKNOWN
@@ -42,14 +74,14 @@ class Order(msgspec.Struct, frozen=True, gc=False, tag_field="event", tag="order
     regime: str = UNKNOWN
     side: Literal["BUY", "SELL"] | None = None
     status: OrderStatus | None = None
-    qty: NonNeg = 0.0
-    price: float = 0.0
-    notional_usd: NonNeg = 0.0
+    qty: Qty = 0.0
+    price: Price = 0.0
+    notional_usd: NonNegUsd = 0.0
     is_maker: bool = False
     fallback: bool = False
-    slippage_bps: float | None = None
-    latency_ms: NonNeg | None = None
-    fee_usd: float = 0.0
+    slippage_bps: Bps | None = None
+    latency_ms: LatencyMs | None = None
+    fee_usd: Usd = 0.0
 
     @property
     def filled(self) -> bool:
@@ -57,16 +89,16 @@ class Order(msgspec.Struct, frozen=True, gc=False, tag_field="event", tag="order
 
 
 class Trade(msgspec.Struct, frozen=True, gc=False, tag_field="event", tag="trade"):
-    ts: float
+    ts: Ts
     symbol: str
     trade_id: str
-    pnl_usd: float
+    pnl_usd: Usd
     strategy: str = UNKNOWN
     policy: str = UNKNOWN
     regime: str = UNKNOWN
-    risk_usd: Annotated[float, Meta(gt=0)] | None = None
-    r_multiple: float | None = None
-    notional_usd: float | None = None
+    risk_usd: RiskUsd | None = None
+    r_multiple: RMultiple | None = None
+    notional_usd: Usd | None = None
 
     @property
     def r(self) -> float | None:
@@ -100,7 +132,35 @@ def event_ids(events: list[Event]) -> list[str | None]:
     return list(map(operator.add, map(_PREFIX.__getitem__, kinds), ids))
 
 
-def make_decoder(dedup_horizon: int = 100_000) -> LineDecoder[Event]:
+def _r_reject(t: Trade) -> Reject:
+    r = t.pnl_usd / t.risk_usd  # type: ignore[operator]
+    what = f"R = pnl_usd / risk_usd = {t.pnl_usd!r} / {t.risk_usd!r}"
+    if math.isfinite(r):
+        return Reject("out_of_range", f"{what} = {r!r} is beyond ±{MAX_R:g}")
+    return Reject("non_finite", f"{what} overflows")
+
+
+def range_rejects(events: list[Any]) -> list[tuple[int, Reject]]:
+    """The trades among ``events`` whose pnl / risk lies beyond ±:data:`MAX_R` (the
+    decoder's record check: bounds msgspec cannot state, as they join two fields)."""
+    bound = MAX_R
+    return [
+        (i, _r_reject(e))
+        for i, e in enumerate(events)
+        if type(e) is Trade and e.risk_usd is not None and not abs(e.pnl_usd) <= bound * e.risk_usd
+    ]
+
+
+def make_decoder(dedup_horizon: int | None = DEFAULT_DEDUP_HORIZON) -> LineDecoder[Event]:
+    """The engine's decoder: the numeric policy, and de-duplication by event id over
+    the last ``dedup_horizon`` ids (None: no de-duplication)."""
+    if dedup_horizon is None:
+        return LineDecoder(Event, tag_field="event", check=range_rejects)
     return LineDecoder(
-        Event, tag_field="event", id_of=event_id, ids_of=event_ids, dedup_horizon=dedup_horizon
+        Event,
+        tag_field="event",
+        id_of=event_id,
+        ids_of=event_ids,
+        dedup_horizon=dedup_horizon,
+        check=range_rejects,
     )

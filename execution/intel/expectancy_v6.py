@@ -56,7 +56,7 @@ import numpy as np
 import numpy.typing as npt
 
 from execution.config import WINDOW_RE, IntelConfig
-from execution.intel.events import Event, Order, Trade, event_id, make_decoder
+from execution.intel.events import Event, Order, Trade, event_id, make_decoder, range_rejects
 from execution.intel.figures import figures
 from execution.intel.stats import (
     OrderStats,
@@ -70,7 +70,6 @@ from execution.intel.stats import (
 )
 from streaming.decode import (
     DEFAULT_DEDUP_HORIZON,
-    LineDecoder,
     RecentIds,
     Reject,
     Skip,
@@ -225,7 +224,8 @@ def to_event(
         event: Event = msgspec.convert(raw, Event)
     except msgspec.ValidationError as exc:
         return classify(exc, b"", "event")
-    return event
+    bad = range_rejects([event])
+    return bad[0][1] if bad else event
 
 
 # --- the batch oracle -----------------------------------------------------------------
@@ -319,7 +319,7 @@ def expectancy_surfaces(
     duplicate ids are rejected over the whole input.
     """
     wins_ = parse_windows(windows)
-    decoder = LineDecoder[Event](Event, tag_field="event").decode  # ids checked below
+    decoder = make_decoder(None).decode  # ids checked below
     seen: set[str] = set()
     inputs = Inputs()
     good: list[Event] = []

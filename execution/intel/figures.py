@@ -23,6 +23,10 @@ avg_slippage_bps, notional_usd, reject_rate):
   unit of risk taken, directly comparable with ``expectancy_per_risk``;
 * ``orders``, ``rejects``, ``avg_latency_ms``, ``r_trades``.
 
+The decoder's numeric policy keeps every sum and mean finite; a ratio of finite
+figures can still overflow (a profit of 1e15 over a loss of 5e-324): such a figure is
+``null`` with the reason ``"out of range"``.
+
 >>> from execution.intel.stats import Sufficient
 >>> f = figures(Sufficient(trades=2, wins=1, losses=1, r_trades=2, sum_r=1.0, mean_r=0.5,
 ...                        var_r=4.5, max_drawdown_r=1.0, pnl_usd=50.0), dd_penalty=1.0)
@@ -187,5 +191,9 @@ def figures(s: Sufficient, *, dd_penalty: float) -> dict[str, Any]:
     else:
         undefined("avg_latency_ms", "no orders" if not s.orders else "no orders with latency")
 
+    for name, value in out.items():
+        if type(value) is float and not math.isfinite(value):
+            out[name] = None
+            why[name] = "out of range"
     out["null_reasons"] = why
     return out

@@ -27,14 +27,14 @@ from execution.intel.stats import (
     trade_item,
 )
 from streaming.windows import LastN, TimeWindow
-from tests.intel.builders import assert_close, good_event
+from tests.intel.builders import T0, assert_close, good_event
 
 EPS = 0.05
 
 
 def events(kind: type) -> st.SearchStrategy[list]:
     name = "trade" if kind is Trade else "order"
-    return st.lists(good_event(0, 0.0, name).map(lambda d: msgspec.convert(d, Event)), max_size=40)
+    return st.lists(good_event(0, T0, name).map(lambda d: msgspec.convert(d, Event)), max_size=40)
 
 
 def fold_trades(ts: list[Trade]) -> TradeStats:
@@ -125,9 +125,9 @@ def test_order_column_blocks_equal_the_item_fold(orders):
 
 
 @given(
-    st.lists(good_event(0, 0.0, "trade").map(lambda d: msgspec.convert(d, Event)),
+    st.lists(good_event(0, T0, "trade").map(lambda d: msgspec.convert(d, Event)),
              min_size=VECTOR_MIN, max_size=3 * VECTOR_MIN),
-    st.lists(good_event(0, 0.0, "order").map(lambda d: msgspec.convert(d, Event)),
+    st.lists(good_event(0, T0, "order").map(lambda d: msgspec.convert(d, Event)),
              min_size=VECTOR_MIN, max_size=3 * VECTOR_MIN),
     st.integers(0, VECTOR_MIN),
 )  # fmt: skip
@@ -147,9 +147,9 @@ def _rows(items: list, width: int) -> np.ndarray:
 
 
 @given(
-    st.lists(good_event(0, 0.0, "trade").map(lambda d: msgspec.convert(d, Event)),
+    st.lists(good_event(0, T0, "trade").map(lambda d: msgspec.convert(d, Event)),
              max_size=4 * VECTOR_MIN),
-    st.lists(good_event(0, 0.0, "order").map(lambda d: msgspec.convert(d, Event)),
+    st.lists(good_event(0, T0, "order").map(lambda d: msgspec.convert(d, Event)),
              max_size=4 * VECTOR_MIN),
     st.data(),
 )  # fmt: skip
