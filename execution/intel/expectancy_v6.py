@@ -79,6 +79,7 @@ from streaming.follow import iter_frames, rotated_set
 from streaming.framing import OVERLONG, Frame
 from streaming.jsonsafe import check_finite
 from streaming.keyed import KeyedMap
+from streaming.stats import CompensatedSum
 from streaming.windows import LastN, TimeWindow
 
 SCHEMA: Final = "expectancy_v6"
@@ -236,16 +237,20 @@ def _longest_run(flags: Iterable[bool]) -> int:
 
 
 def _max_drawdown(rs: Sequence[float]) -> float:
-    peak = total = worst = 0.0
+    """The worst fall of the cumulative R path, each point its exact running total
+    rounded once (as the streaming accumulators hold it)."""
+    peak = worst = 0.0
+    total = CompensatedSum()
     for r in rs:
-        total += r
-        peak = max(peak, total)
-        worst = max(worst, peak - total)
+        total.update(r)
+        here = total.result
+        peak = max(peak, here)
+        worst = max(worst, peak - here)
     return worst
 
 
 def _mean(xs: Sequence[float]) -> float | None:
-    return statistics.fmean(xs) if xs else None
+    return math.fsum(xs) / len(xs) if xs else None
 
 
 def batch_sufficient(trades: Sequence[Trade], orders: Sequence[Order], eps: float) -> Sufficient:

@@ -1,5 +1,23 @@
-"""Compensated (Neumaier) summation: the running sum keeps the low-order bits that
-plain float addition drops, so long streams and merges stay accurate.
+"""Compensated summation: the one owner of every sum the accumulators fold.
+
+A sum is held as a pair ``(hi, lo)`` of floats whose exact sum is the running total
+to about twice the working precision: plain float addition drops the low-order
+bits that cancellation later exposes (1e12 − 1e12 + 298 × 0.1), the pair keeps them.
+Every path that builds or combines a sum goes through this module, so they agree:
+
+* one value at a time: :meth:`CompensatedSum.update` (Neumaier's two-sum);
+* a block at once: :func:`block_sum` — numpy's running sum is the exact sequence of
+  rounded partial sums, so each step's rounding error follows from two of them by
+  Knuth's error-free two-sum, vectorised, and the errors are summed apart
+  (Ogita, Rump and Oishi's Sum2); :func:`padded_sums` does the same for each row
+  of a padded 2-D block, :func:`prefix_sums` gives every running total of a path;
+* two sums: :meth:`CompensatedSum.merge` (two-sum of the high parts, the low parts
+  added).
+
+Each agrees with the exactly rounded ``math.fsum`` within ε·|Σx| + n²ε²·Σ|x| (ε =
+2⁻⁵³), which is 1e-9 relative to the sum, or to the data's magnitude where the sum
+cancels to about nothing. The pair is exact only while no partial sum overflows:
+the decoder's numeric policy bounds every summed value (``docs/numerics.md``).
 
 >>> s = CompensatedSum()
 >>> for x in [1e16, 1.0, -1e16]:
@@ -8,6 +26,10 @@ plain float addition drops, so long streams and merges stay accurate.
 1.0
 >>> sum([1e16, 1.0, -1e16])
 0.0
+>>> import numpy as np
+>>> xs = np.array([1e12, -1e12] + [0.1] * 298)
+>>> float(xs.sum()), sum(block_sum(xs))
+(29.799609374999996, 29.8)
 """
 
 from __future__ import annotations
@@ -19,17 +41,66 @@ import numpy.typing as npt
 
 from streaming.stats.base import Accumulator
 
+Floats = npt.NDArray[np.float64]
 
-def _two_sum(total: float, comp: float, x: float) -> tuple[float, float]:
-    t = total + x
-    if abs(total) >= abs(x):
-        comp += (total - t) + x
-    else:
-        comp += (x - t) + total
-    return t, comp
+
+def two_sum(a: float, b: float) -> tuple[float, float]:
+    """``(s, e)`` with ``s = fl(a + b)`` and ``a + b = s + e`` exactly (Knuth)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _step_errors(partial: Floats, xs: Floats) -> Floats:
+    """The rounding error of each step of a running sum along the last axis:
+    ``partial[..., i] = fl(partial[..., i-1] + xs[..., i])``, the first step exact."""
+    prev, x, s = partial[..., :-1], xs[..., 1:], partial[..., 1:]
+    bb = s - prev
+    return (prev - (s - bb)) + (x - bb)
+
+
+def block_sum(xs: Floats) -> tuple[float, float]:
+    """The compensated sum ``(hi, lo)`` of a 1-D block, in a few numpy passes."""
+    if len(xs) < 2:
+        return (float(xs[0]) if len(xs) else 0.0), 0.0
+    partial = np.cumsum(xs)
+    return two_sum(float(partial[-1]), float(_step_errors(partial, xs).sum()))
+
+
+def padded_sums(rows: Floats) -> tuple[Floats, Floats]:
+    """:func:`block_sum` of each row of a 2-D block (padding with 0 adds nothing):
+    the high and the low parts, one per row."""
+    if rows.shape[1] == 0:
+        zeros = np.zeros(rows.shape[0])
+        return zeros, zeros.copy()
+    partial = np.cumsum(rows, axis=1)
+    hi = partial[:, -1]
+    if rows.shape[1] < 2:
+        return hi, np.zeros(rows.shape[0])
+    lo = _step_errors(partial, rows).sum(axis=1)
+    s = hi + lo  # renormalise: the pair's high part is the rounded sum
+    bb = s - hi
+    return s, (hi - (s - bb)) + (lo - bb)
+
+
+def prefix_sums(xs: Floats) -> tuple[Floats, Floats, Floats]:
+    """Every running total of ``xs`` along the last axis, each rounded once from its
+    compensated pair (a path whose later points keep the bits that earlier
+    cancellation would drop), and the compensated sum ``(hi, lo)`` of each row (for
+    a 1-D block, arrays of one value)."""
+    partial = np.cumsum(xs, axis=-1)
+    if xs.shape[-1] < 2:
+        zeros = np.zeros((*partial.shape[:-1], 1))
+        return partial, partial[..., -1:], zeros
+    errors = np.cumsum(_step_errors(partial, xs), axis=-1)
+    path = partial.copy()
+    path[..., 1:] += errors
+    return path, partial[..., -1:], errors[..., -1:]
 
 
 class CompensatedSum(Accumulator[float, float]):
+    """A sum as ``(total, comp)``: ``result = total + comp``."""
+
     __slots__ = ("comp", "total")
 
     def __init__(self, total: float = 0.0, comp: float = 0.0) -> None:
@@ -37,23 +108,33 @@ class CompensatedSum(Accumulator[float, float]):
         self.comp = comp
 
     def update(self, x: float) -> None:
-        self.total, self.comp = _two_sum(self.total, self.comp, x)
+        total = self.total
+        t = total + x
+        if abs(total) >= abs(x):
+            self.comp += (total - t) + x
+        else:
+            self.comp += (x - t) + total
+        self.total = t
 
     @classmethod
-    def of_block(cls, xs: npt.NDArray[np.float64]) -> Self:
-        """The sum of ``xs`` with numpy's pairwise summation (error O(log n · ε)
-        relative to Σ|x|); blocks then combine through the compensated merge."""
-        return cls(float(xs.sum()))
+    def of_block(cls, xs: Floats) -> Self:
+        """The sum of a block of values (:func:`block_sum`)."""
+        return cls(*block_sum(xs))
 
     @classmethod
-    def of_padded(cls, xs: npt.NDArray[np.float64]) -> list[Self]:
+    def of_padded(cls, xs: Floats) -> list[Self]:
         """:meth:`of_block` of each row of ``xs`` (blocks padded with 0), in one pass."""
-        return [cls(total) for total in xs.sum(axis=1).tolist()]
+        his, los = padded_sums(xs)
+        return [cls(hi, lo) for hi, lo in zip(his.tolist(), los.tolist(), strict=True)]
+
+    def negated(self) -> Self:
+        """The sum of the negated values (exact)."""
+        return type(self)(-self.total, -self.comp)
 
     def merge(self, other: Self) -> None:
         # Add the other's high part exactly; the low-order parts simply add up.
-        self.total, comp = _two_sum(self.total, self.comp, other.total)
-        self.comp = comp + other.comp
+        self.total, err = two_sum(self.total, other.total)
+        self.comp += other.comp + err
 
     @property
     def result(self) -> float:
