@@ -173,6 +173,12 @@ class IntelConfig(_Strict, frozen=True):
     publish_interval_s: PositiveFloat = 5.0
     dd_penalty: NonNegFloat = 1.0
     scratch_epsilon_r: NonNegFloat = 0.05
+    # duplicate event ids are rejected among the last this many accepted ids
+    # (memory: about 100 bytes per id); a repeat from further back is applied
+    dedup_horizon: PositiveInt = 100_000
+    # distinct groups per grouping (symbols, strategies, policies, regimes); an
+    # event that would open one more is rejected as too_many_groups
+    max_groups: PositiveInt = 20_000
     score: ScoreConfig = msgspec.field(default_factory=ScoreConfig)
 
 

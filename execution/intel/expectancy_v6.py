@@ -43,7 +43,7 @@ import itertools
 import math
 import statistics
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -88,6 +88,9 @@ STATE_VERSION: Final = 1
 DIMENSIONS: Final = ("symbols", "strategies", "policies", "regimes")
 # Batches shorter than this go event by event; longer ones take the columnar path.
 BATCH_MIN: Final = 256
+# Distinct groups per grouping (symbols, strategies, policies, regimes) by default:
+# more than any exchange lists; an event that would open one more is rejected.
+DEFAULT_MAX_GROUPS: Final = 20_000
 _UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -173,6 +176,17 @@ class Inputs:
         self.gaps += other.gaps
         if other.watermark is not None:
             self.saw_many(0, 0, other.watermark)
+
+    def warnings(self, max_groups: int) -> list[str]:
+        """What a reader of the document must know: input that was not counted."""
+        out: list[str] = []
+        over = self.rejected.get("too_many_groups", 0)
+        if over:
+            out.append(
+                f"{over} events rejected as too_many_groups: a grouping reached "
+                f"max_groups = {max_groups} distinct groups"
+            )
+        return out
 
     def document(self) -> dict[str, Any]:
         return {
@@ -317,27 +331,44 @@ def expectancy_surfaces(
     dd_penalty: float = 1.0,
     scratch_epsilon_r: float = 0.0,
     generated_at: float | None = None,
+    dedup_horizon: int = DEFAULT_DEDUP_HORIZON,
+    max_groups: int = DEFAULT_MAX_GROUPS,
 ) -> dict[str, Any]:
     """The ``expectancy_v6`` document of ``events`` (dicts, records or raw lines).
 
-    Every input is applied or counted as rejected (with its reason) or skipped;
-    duplicate ids are rejected over the whole input.
+    Every input is applied or counted as rejected (with its reason) or skipped. An
+    event is a duplicate when its id is among the last ``dedup_horizon`` distinct
+    ids accepted before it (the engine's rule); it is rejected as too_many_groups
+    when one of its groups would be number ``max_groups + 1`` of its grouping.
     """
     wins_ = parse_windows(windows)
     decoder = make_decoder(None).decode  # ids checked below
-    seen: set[str] = set()
+    recent: deque[str] = deque()  # the last ``dedup_horizon`` accepted ids, a plain model
+    held: set[str] = set()
+    known: list[set[str]] = [set() for _ in DIMENSIONS]
     inputs = Inputs()
     good: list[Event] = []
     for raw in events:
         e = to_event(raw, decoder)
         if isinstance(e, Reject | Skip):
             inputs.count(e)
-        elif event_id(e) in seen:
+            continue
+        key = event_id(e)
+        if key in held:
             inputs.rejected["duplicate_id"] += 1
-        else:
-            seen.add(event_id(e))
-            good.append(e)
-            inputs.saw(e)
+            continue
+        recent.append(key)
+        held.add(key)
+        if len(recent) > dedup_horizon:
+            held.discard(recent.popleft())
+        keys = _keys(e)
+        if any(k not in ks and len(ks) >= max_groups for k, ks in zip(keys, known, strict=True)):
+            inputs.rejected["too_many_groups"] += 1
+            continue
+        for k, ks in zip(keys, known, strict=True):
+            ks.add(k)
+        good.append(e)
+        inputs.saw(e)
     groups: dict[str, dict[str, dict[str, Sufficient]]] = {}
     for w in wins_:
         in_window = _in_window(good, w, inputs.watermark)
@@ -362,6 +393,7 @@ def expectancy_surfaces(
         dd_penalty=dd_penalty,
         scratch_epsilon_r=scratch_epsilon_r,
         generated_at=generated_at,
+        warnings=inputs.warnings(max_groups),
     )
 
 
@@ -373,6 +405,7 @@ def build_document(
     dd_penalty: float,
     scratch_epsilon_r: float,
     generated_at: float | None,
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
@@ -380,6 +413,7 @@ def build_document(
         "generated_at": time.time() if generated_at is None else generated_at,
         "as_of": inputs.watermark,
         "inputs": inputs.document(),
+        "warnings": list(warnings),
         "config": {"dd_penalty": dd_penalty, "scratch_epsilon_r": scratch_epsilon_r},
         "windows": {
             w.spec: {
@@ -615,7 +649,16 @@ class EngineStateError(ValueError):
 class ExpectancyEngine:
     """The streaming path: feed lines or events, read a document at any moment."""
 
-    __slots__ = ("_surfaces", "dd_penalty", "decoder", "eps", "inputs", "windows")
+    __slots__ = (
+        "_groups",
+        "_surfaces",
+        "dd_penalty",
+        "decoder",
+        "eps",
+        "inputs",
+        "max_groups",
+        "windows",
+    )
 
     def __init__(
         self,
@@ -624,12 +667,16 @@ class ExpectancyEngine:
         dd_penalty: float = 1.0,
         scratch_epsilon_r: float = 0.0,
         dedup_horizon: int = DEFAULT_DEDUP_HORIZON,
+        max_groups: int = DEFAULT_MAX_GROUPS,
     ) -> None:
         self.windows = parse_windows(windows)
         self.dd_penalty = dd_penalty
         self.eps = scratch_epsilon_r
         self.decoder = make_decoder(dedup_horizon)
         self.inputs = Inputs()
+        self.max_groups = max_groups
+        # the groups of each grouping (every window's maps hold the same keys)
+        self._groups: list[set[str]] = [set() for _ in DIMENSIONS]
         self._surfaces = [_Surface(w, self.eps) for w in self.windows]
 
     @classmethod
@@ -643,6 +690,8 @@ class ExpectancyEngine:
             [*specs, cfg.score.window],
             dd_penalty=cfg.dd_penalty,
             scratch_epsilon_r=cfg.scratch_epsilon_r,
+            dedup_horizon=cfg.dedup_horizon,
+            max_groups=cfg.max_groups,
         )
 
     # --- input --------------------------------------------------------------------------
@@ -675,19 +724,62 @@ class ExpectancyEngine:
             for e in events:
                 self.apply(e)
             return
+        blocks = self._blocks(events)
+        if not self._admit(blocks):  # a group limit is reached within the batch
+            kept = [e for e in events if self._admit_one(_keys(e))]
+            if len(kept) < BATCH_MIN:
+                for e in kept:
+                    self._apply(e)
+                return
+            blocks = self._blocks(kept)
+        trades = sum(len(b.events) for b in blocks if b.is_trade)
+        orders = sum(len(b.events) for b in blocks if not b.is_trade)
+        self.inputs.saw_many(trades, orders, max(float(b.ts.max()) for b in blocks))
+        for block in blocks:
+            for surface in self._surfaces:
+                surface.extend(block)
+
+    @staticmethod
+    def _blocks(events: Sequence[Event]) -> list[_Block]:
         trades: list[Event] = []
         orders: list[Event] = []
         to_trades, to_orders = trades.append, orders.append
         for e in events:
             (to_trades if type(e) is Trade else to_orders)(e)
-        blocks = [_Block.of(side, side is trades) for side in (trades, orders) if side]
-        self.inputs.saw_many(len(trades), len(orders), max(float(b.ts.max()) for b in blocks))
-        for block in blocks:
-            for surface in self._surfaces:
-                surface.extend(block)
+        return [_Block.of(side, side is trades) for side in (trades, orders) if side]
+
+    def _admit(self, blocks: Sequence[_Block]) -> bool:
+        """Take the groups of a batch when none of its groupings outgrows
+        ``max_groups`` (False, and nothing taken, when one would)."""
+        fresh: list[set[str]] = []
+        for d, known in enumerate(self._groups):
+            keys = {key for b in blocks for key, _ in b.groups[d]}
+            new = keys - known
+            if len(known) + len(new) > self.max_groups:
+                return False
+            fresh.append(new)
+        for known, new in zip(self._groups, fresh, strict=True):
+            known.update(new)
+        return True
+
+    def _admit_one(self, keys: tuple[str, ...]) -> bool:
+        """Take one event's groups, or count it as too_many_groups."""
+        groups, limit = self._groups, self.max_groups
+        for key, known in zip(keys, groups, strict=True):
+            if key not in known and len(known) >= limit:
+                self.inputs.rejected["too_many_groups"] += 1
+                return False
+        for key, known in zip(keys, groups, strict=True):
+            known.add(key)
+        return True
 
     def apply(self, e: Event) -> None:
-        """One valid event (already de-duplicated)."""
+        """One valid event (already de-duplicated); rejected as too_many_groups when
+        one of its groups would be one more than ``max_groups`` in its grouping."""
+        if self._admit_one(_keys(e)):
+            self._apply(e)
+
+    def _apply(self, e: Event) -> None:
         self.inputs.saw(e)
         is_trade = isinstance(e, Trade)
         item = trade_item(e) if isinstance(e, Trade) else order_item(e)
@@ -710,8 +802,21 @@ class ExpectancyEngine:
             raise EngineStateError("engines with other windows or scratch epsilon do not merge")
         self.inputs.merge(other.inputs)
         self.decoder.recent.merge(other.decoder.recent)
+        for known, their_keys in zip(self._groups, other._groups, strict=True):
+            known.update(their_keys)
         for mine, theirs in zip(self._surfaces, other._surfaces, strict=True):
             mine.merge(theirs)
+
+    def mergeable(self, other: ExpectancyEngine) -> bool:
+        """Whether :meth:`merge` of ``other`` equals feeding its input after this
+        one's as far as group limits go: it rejected no event for a group limit, and
+        its groups fit with this one's under ``max_groups`` in every grouping."""
+        if other.inputs.rejected.get("too_many_groups", 0):
+            return False
+        return all(
+            len(mine) + len(theirs - mine) <= self.max_groups
+            for mine, theirs in zip(self._groups, other._groups, strict=True)
+        )
 
     def forget(self, watermark: float) -> None:
         """Drop time-window events that no document at ``watermark`` or later can
@@ -748,6 +853,7 @@ class ExpectancyEngine:
             dd_penalty=self.dd_penalty,
             scratch_epsilon_r=self.eps,
             generated_at=generated_at,
+            warnings=self.inputs.warnings(self.max_groups),
         )
 
     # --- state --------------------------------------------------------------------------
@@ -783,6 +889,8 @@ class ExpectancyEngine:
         self.decoder.recent = RecentIds.from_state(state["recent_ids"])
         for surface, s in zip(self._surfaces, state["surfaces"], strict=True):
             surface.restore(s)
+        first = self._surfaces[0]  # every window's maps hold the same groups
+        self._groups = [set(t.keys()) | set(o.keys()) for t, o in first.maps]
 
 
 # --- loaders --------------------------------------------------------------------------

@@ -79,6 +79,8 @@ class ReplayResult:
     files: list[Path]
     lines: int
     seconds: float
+    # how the log was folded: "one process", "N parts", or why parts fell back
+    parallel: str = "one process"
 
 
 def replay_files(paths: Iterable[str | Path], *, rotated: bool = True) -> list[Path]:
@@ -97,6 +99,8 @@ def replay_files(paths: Iterable[str | Path], *, rotated: bool = True) -> list[P
 
 # Plain log bytes from which a replay folds parts in parallel processes.
 PARALLEL_MIN_BYTES = 32 << 20
+# Bytes at the end of the newest file read for the watermark floor.
+FLOOR_TAIL_BYTES = 1 << 16
 # A piece of a log file: path, first byte, byte to stop before (None: its end).
 Piece = tuple[Path, int, int | None]
 
@@ -167,10 +171,17 @@ def _accepted(engine: ExpectancyEngine) -> int:
     return engine.inputs.orders + engine.inputs.trades
 
 
-def watermark_floor(files: Sequence[Path], tail_bytes: int = 1 << 16) -> float | None:
-    """A lower bound of the replay's watermark: the largest ``ts`` among the valid
-    events in the last ``tail_bytes`` of the newest file (None when it is
-    compressed or holds none). Every valid event's ``ts`` is at most the watermark."""
+def watermark_floor(
+    files: Sequence[Path],
+    tail_bytes: int = FLOOR_TAIL_BYTES,
+    dedup_horizon: int | None = None,
+) -> float | None:
+    """A guess at a lower bound of the replay's watermark: the largest ``ts`` among
+    the valid events in the last ``tail_bytes`` of the newest file (None when it is
+    compressed or holds none), de-duplicated among themselves over
+    ``dedup_horizon`` ids. A line there can still repeat the id of an event before
+    the tail, which a one-process replay rejects: :func:`replay` checks the guess
+    against the merged watermark and folds in one process when it was too high."""
     if not files or files[-1].suffix == ".gz":
         return None
     path = files[-1]
@@ -178,7 +189,8 @@ def watermark_floor(files: Sequence[Path], tail_bytes: int = 1 << 16) -> float |
         size = fh.seek(0, os.SEEK_END)
         start = fh.seek(max(0, size - tail_bytes))
         lines = fh.read().split(b"\n")[1 if start else 0 :]  # the first may be cut
-    events, _ = make_decoder().decode_many(lines)
+    decoder = make_decoder() if dedup_horizon is None else make_decoder(dedup_horizon)
+    events, _ = decoder.decode_many(lines)
     return max((e.ts for e in events), default=None)
 
 
@@ -227,6 +239,8 @@ def replay(
     wall: Callable[[], float] = time.time,
     publish: bool = True,
     jobs: int | None = None,
+    parallel_min_bytes: int = PARALLEL_MIN_BYTES,
+    floor_tail_bytes: int = FLOOR_TAIL_BYTES,
 ) -> ReplayResult:
     """Replay complete log files through a fresh engine and publish once.
 
@@ -235,14 +249,22 @@ def replay(
     last, and the engines merge in log order. The engine is a monoid, so the
     documents equal a one-process replay (floats up to rounding). A part whose
     first ids repeat a recent id of the parts before it is folded again, in order,
-    here, so duplicates across a cut are rejected as in a single pass."""
+    here, so duplicates across a cut are rejected as in a single pass.
+
+    The earlier parts drop time-window events below a floor of the final watermark
+    (:func:`watermark_floor`). A floor above the merged watermark (it came from a
+    line the one-process replay rejects, such as a duplicate with a far-future
+    ``ts``) would have dropped events that count: the log is then folded again in
+    one process, never a different answer; ``parallel`` in the result says how the
+    log was folded, and the fallback is logged."""
     started = time.perf_counter()
     files = replay_files(paths, rotated=rotated)
     fresh = ExpectancyEngine.from_config(cfg, windows)
     jobs = default_jobs() if jobs is None else jobs
     plain = sum(f.stat().st_size for f in files if f.suffix != ".gz")
-    parts = plan_parts(files, jobs) if jobs > 1 and plain >= PARALLEL_MIN_BYTES else []
+    parts = plan_parts(files, jobs) if jobs > 1 and plain >= parallel_min_bytes else []
     lines = 0
+    how = "one process"
 
     def done(n: int) -> None:
         nonlocal lines
@@ -259,7 +281,7 @@ def replay(
     if len(parts) < 2:
         engine = fold_into(fresh, [(f, 0, None) for f in files])
     else:
-        floor = watermark_floor(files)
+        floor = watermark_floor(files, floor_tail_bytes, fresh.recent_ids.horizon)
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(len(parts) - 1, mp_context=mp.get_context(method)) as pool:
             futures = [pool.submit(fold_part, copy.deepcopy(fresh), p, floor) for p in parts[:-1]]
@@ -268,14 +290,24 @@ def replay(
             engine, _, n = results[0]
             done(n)
             for pieces, (part, head, n) in zip(parts[1:], results[1:], strict=True):
-                if engine.recent_ids.isdisjoint(head):
+                if engine.recent_ids.isdisjoint(head) and engine.mergeable(part):
                     engine.merge(part)
                     done(n)
-                else:  # a duplicate across the cut: fold this part again, in order
+                else:  # a duplicate or a group limit across the cut: fold it again
                     fold_into(engine, pieces)
+        how = f"{len(parts)} parts"
+        watermark = engine.inputs.watermark
+        if floor is not None and (watermark is None or watermark < floor):
+            how = (
+                f"one process: the watermark floor {floor!r} from the log's last lines "
+                f"is above the replay's watermark {watermark!r}"
+            )
+            log.warning("replay: %s; folded again in one process", how)
+            lines = 0
+            engine = fold_into(copy.deepcopy(fresh), [(f, 0, None) for f in files])
     publisher = Publisher(Path(state_dir), cfg.score, wall)
     expectancy, scores = (publisher.publish if publish else publisher.documents)(engine)
-    return ReplayResult(expectancy, scores, files, lines, time.perf_counter() - started)
+    return ReplayResult(expectancy, scores, files, lines, time.perf_counter() - started, how)
 
 
 @dataclass(slots=True)
