@@ -8,6 +8,7 @@ import json
 import math
 import random
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -405,3 +406,29 @@ def test_columnar_batches_equal_event_by_event(lines, sizes):
             batched.feed_many(lines[i : i + n])
             i += n
     assert_close(batched.document(generated_at=1.0), one.document(generated_at=1.0))
+
+
+@pytest.mark.parametrize("horizon", [1, 3, 10])
+def test_dedup_horizon_is_the_same_rule_in_engine_and_oracle(horizon):
+    """A repeat within the horizon is rejected, one from further back is applied, by
+    the engine (one at a time and in batches) and the oracle alike."""
+    first = trade(1.0)
+    others = [trade(float(i)) for i in range(25)]
+    lines = [line(first), *(line(e) for e in others[: horizon - 1]), line(first)]  # inside
+    lines += [line(e) for e in others[horizon - 1 :]] + [line(first)]  # beyond: applied
+    want = surfaces(lines, dedup_horizon=horizon)
+    assert want["inputs"]["reject_reasons"] == {"duplicate_id": 1}
+    assert group(want)["trades"] == 1 + 25 + 1
+    one = ExpectancyEngine(("all",), dedup_horizon=horizon)
+    for ln in lines:
+        one.feed(ln)
+    many = ExpectancyEngine(("all",), dedup_horizon=horizon)
+    many.feed_many(lines)
+    for engine in (one, many):
+        assert_close(engine.document(generated_at=0.0), want)
+
+
+def test_the_configured_dedup_horizon_reaches_the_engine(cfg):
+    intel = msgspec.structs.replace(cfg.intel, dedup_horizon=7)
+    assert ExpectancyEngine.from_config(intel).recent_ids.horizon == 7
+    assert cfg.intel.dedup_horizon == 100_000
