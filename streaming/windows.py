@@ -133,6 +133,9 @@ class LastN(Generic[X, R]):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LastN) and self.to_state() == other.to_state()
 
+    def __repr__(self) -> str:
+        return f"LastN(n={self.n}, items={len(self.items)})"
+
     __hash__ = None  # type: ignore[assignment]
 
 
@@ -552,12 +555,19 @@ class TimeWindow(Generic[X, R]):
             w._read = (horizon, earliest, _merged(w.factory(), parts, take).result)
 
     def _columns(self) -> tuple[Rows, Rows]:
-        """The times and rows of the events that can still come into view."""
-        self._seal()
-        if not self._chunks or self.max_ts is None:
+        """The times and rows of the events that can still come into view (a read:
+        the pending tail is taken as it is, not sealed into a chunk)."""
+        if self.max_ts is None:
             return np.empty(0), np.empty(0)
-        ts = np.concatenate([c.ts[c.cut :] for c in self._chunks])
-        rows = np.concatenate([c.rows[c.cut :] for c in self._chunks])
+        ts_parts = [c.ts[c.cut :] for c in self._chunks]
+        row_parts = [c.rows[c.cut :] for c in self._chunks]
+        if self._tail:
+            ts_parts.append(np.asarray(self._tail_ts, dtype=np.float64))
+            row_parts.append(as_rows(self._tail))
+        if not ts_parts:
+            return np.empty(0), np.empty(0)
+        ts = np.concatenate(ts_parts)
+        rows = np.concatenate(row_parts)
         live = ts > self.max_ts - self.span
         return ts[live], rows[live]
 
@@ -593,5 +603,9 @@ class TimeWindow(Generic[X, R]):
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TimeWindow) and self.to_state() == other.to_state()
+
+    def __repr__(self) -> str:
+        held = len(self._tail) + sum(len(c) - c.cut for c in self._chunks)
+        return f"TimeWindow(span={self.span!r}, max_ts={self.max_ts!r}, events={held})"
 
     __hash__ = None  # type: ignore[assignment]

@@ -282,3 +282,17 @@ def test_sliding_reads_over_many_chunks_equal_a_plain_filter(seed, kind):
         want = fold(kind, [x for ts, x in seen if ts > wm - span])
         got = w.fold(wm).to_state()
         assert all(close(a, b, scale=1e3) for a, b in zip(got, want.to_state(), strict=True))
+
+
+def test_reads_do_not_change_a_time_window():
+    """to_state, equality and repr are pure: the pending tail stays a tail."""
+    w = TimeWindow(100.0, MeanVar, chunk=8)
+    for i in range(13):
+        w.update((float(i), float(i)))
+    before = (len(w._chunks), list(w._tail), list(w._tail_ts))
+    state = w.to_state()
+    assert w == TimeWindow.from_state(state, MeanVar, chunk=8)
+    repr(w)
+    assert (len(w._chunks), list(w._tail), list(w._tail_ts)) == before
+    assert w.to_state() == state
+    assert "TimeWindow" in repr(w)
