@@ -7,6 +7,8 @@ import json
 import shutil
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dashboard import live_helpers as h
 
@@ -29,7 +31,8 @@ class TestFallbacks:
             (b'{"schema": "expectancy_v6", "symbols": []}', "expected 'symbol_scores_v6'"),
             (b'{"schema": "symbol_scores_v6"}', "lacks symbols"),
             (b'{"schema": "symbol_scores_v6", "symbols": {}}', "symbols is not a list"),
-            (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+            (b"[" * 100_000 + b"]" * 100_000, "not a JSON object"),  # read, capped depth
+            (b'{"a": ' * 100_000 + b"1", "not valid JSON"),
         ],
     )
     def test_bad_scores_document(self, tmp_path, content, reason):
@@ -104,3 +107,43 @@ class TestTables:
         exp = {"inputs": {"reject_reasons": {"not_json": 3}, "skip_reasons": {"unknown_tag": 1}}}
         assert h.reject_counts(exp) == {"not_json": 3, "unknown_tag": 1}
         assert h.reject_counts(None) == {}
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+class TestParsing:
+    @settings(max_examples=200, deadline=None)
+    @given(value=JSON)
+    def test_iterative_parser_reads_what_json_reads(self, value):
+        text = json.dumps(value)
+        parsed = h.parse_json_iteratively(text, max_depth=1000)
+        assert json.dumps(parsed) == json.dumps(json.loads(text))  # NaN != NaN, so as text
+
+    @pytest.mark.parametrize(
+        "text", ["", "[1,]", '{"a" 1}', "[1 2]", "{", "[1]x", "nul", '{"a":1,}']
+    )
+    def test_iterative_parser_rejects_what_json_rejects(self, text):
+        with pytest.raises(ValueError):
+            json.loads(text)
+        with pytest.raises(ValueError):
+            h.parse_json_iteratively(text)
+
+    def test_deep_nesting_is_capped_not_fatal(self, tmp_path):
+        deep = '{"a": ' * 5000 + "1" + "}" * 5000
+        (tmp_path / h.SCORES).write_text(
+            '{"schema": "symbol_scores_v6", "symbols": [], "extra": ' + deep + "}"
+        )
+        loaded = h.load_scores(tmp_path)
+        assert loaded.ok and loaded.doc["symbols"] == []
+
+    @given(x=st.floats() | st.integers() | st.none())
+    def test_times_and_numbers_always_format(self, x):
+        notes = h.Notices()
+        ts = h.Reader("d.json", notes).timestamp({"t": x}, "t", nullable=True)
+        assert isinstance(h.fmt_ts(ts), str) and isinstance(h.fmt_num(h._num(x)), str)
+        assert (ts is None) == (x is None or bool(notes))
