@@ -2,7 +2,8 @@
 (symbol ranking, score components, expectancy by strategy and policy).
 
 Reads the state documents only (through :mod:`dashboard.live_helpers`); a missing or
-broken document shows its reason instead of its data. Run::
+broken document shows its reason instead of its data, and a field that cannot be used
+is shown as — with a notice naming it. A long ranking is paged. Run::
 
     streamlit run dashboard/app.py --server.address 127.0.0.1 -- --state-dir logs/state
 
@@ -15,8 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -26,6 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dashboard import live_helpers as h
 
 PAGES = ("Overview", "Intelligence")
+MAX_NOTICES = 100  # lines, one per field
+SHOWN = [
+    "rank",
+    "symbol",
+    "score",
+    "expectancy",
+    "hit_rate",
+    "slippage_bps",
+    "router_quality",
+    "trades",
+    "confidence",
+]
 
 
 def state_dir() -> Path:
@@ -35,103 +49,193 @@ def state_dir() -> Path:
     return Path(args.state_dir or os.environ.get("EI_STATE_DIR", "logs/state"))
 
 
-def fmt_ts(ts: float | None) -> str:
-    return "—" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+def show_notices(notes: h.Notices) -> None:
+    """List the fields that could not be used; they appear as — on the page."""
+    if notes:
+        lines = notes.lines()
+        more = len(lines) - MAX_NOTICES
+        body = "\n".join(f"- {line}" for line in lines[:MAX_NOTICES])
+        if more > 0:
+            body += f"\n- … and {more:,} more"
+        st.info(f"Some fields could not be used and are shown as —:\n{body}")
+
+
+def guarded(section: str, draw: Callable[[], None]) -> None:
+    """Draw one part of a page; an unforeseen failure shows its reason in place of
+    that part instead of taking the page down."""
+    try:
+        draw()
+    except Exception as exc:
+        st.error(f"{section} could not be shown: {type(exc).__name__}: {exc}"[:500])
 
 
 def overview(directory: Path) -> None:
     st.header("Overview")
-    nav = h.load_nav(directory)
-    if nav.doc is None:
-        st.info(f"NAV not available: {nav.reason}")
-    else:
-        d = nav.doc
+    notes = h.Notices()
+
+    def nav() -> None:
+        loaded = h.load_nav(directory)
+        if loaded.doc is None:
+            st.info(f"NAV not available: {loaded.reason}")
+            return
+        f = h.nav_figures(loaded.doc, notes)
         cols = st.columns(4)
-        cols[0].metric("NAV (USD)", f"{d.get('nav_usd', 0):,.2f}")
-        cols[1].metric("Realised PnL (USD)", f"{d.get('realized_pnl_usd', 0):+,.2f}")
-        cols[2].metric("Gross exposure (USD)", f"{d.get('gross_exposure_usd', 0):,.0f}")
-        cols[3].metric("Open positions", d.get("open_positions", 0))
-        st.caption(f"as of {fmt_ts(d.get('ts'))}")
-    st.subheader("Positions")
-    pos = h.load_positions(directory)
-    if pos.doc is None:
-        st.info(f"Positions not available: {pos.reason}")
-    elif not pos.doc["positions"]:
-        st.write("No open positions.")
-    else:
-        st.dataframe(pd.DataFrame(pos.doc["positions"]), hide_index=True)
-    st.subheader("Router health")
-    health = h.load_router_health(directory)
-    if health.doc is None:
-        st.info(f"Router health not available: {health.reason}")
-    else:
-        rows = [
-            {"symbol": s, **v}
-            for s, v in sorted(health.doc["symbols"].items())
-            if isinstance(v, dict)
+        cols[0].metric("NAV (USD)", h.fmt_num(f.nav_usd, ",.2f"))
+        cols[1].metric("Realised PnL (USD)", h.fmt_num(f.realized_pnl_usd, "+,.2f"))
+        cols[2].metric("Gross exposure (USD)", h.fmt_num(f.gross_exposure_usd, ",.0f"))
+        cols[3].metric("Open positions", h.fmt_int(f.open_positions))
+        st.caption(f"as of {h.fmt_ts(f.ts)}")
+
+    def positions() -> None:
+        st.subheader("Positions")
+        loaded = h.load_positions(directory)
+        if loaded.doc is None:
+            st.info(f"Positions not available: {loaded.reason}")
+            return
+        rows = h.records(loaded.doc["positions"], h.POSITIONS, "positions", notes)
+        if rows:
+            st.dataframe(pd.DataFrame(rows), hide_index=True)
+        else:
+            st.write("No open positions.")
+
+    def router_health() -> None:
+        st.subheader("Router health")
+        loaded = h.load_router_health(directory)
+        if loaded.doc is None:
+            st.info(f"Router health not available: {loaded.reason}")
+            return
+        rows = h.router_health_rows(loaded.doc, notes)
+        if rows:
+            st.dataframe(pd.DataFrame(rows), hide_index=True)
+        else:
+            st.write("No symbols.")
+
+    guarded("NAV", nav)
+    guarded("Positions", positions)
+    guarded("Router health", router_health)
+    show_notices(notes)
+
+
+def ranking_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The ranking rows as shown: integer columns stay integers (text beyond 64 bits)."""
+    cols: dict[str, Any] = {c: [r[c] for r in rows] for c in SHOWN}
+    for c in ("rank", "trades"):
+        cells = h.int_cells(cols[c])
+        text = any(isinstance(v, str) for v in cells)
+        cols[c] = pd.array(cells, dtype=object if text else "Int64")
+    return pd.DataFrame(cols, columns=SHOWN)
+
+
+def ranking(table: list[dict[str, Any]], window: str | None) -> None:
+    st.subheader(f"Symbol ranking (window {window or '—'})")
+    first, end, pages = h.page_bounds(len(table), 1)
+    if pages > 1:
+        page = st.number_input(
+            "Ranking page", min_value=1, max_value=pages, value=1, step=1, key="ranking_page"
+        )
+        first, end, pages = h.page_bounds(len(table), int(page))
+        st.caption(
+            f"Ranks {first + 1:,}–{end:,} of {len(table):,} symbols "
+            f"({h.PAGE_ROWS} a page, page {first // h.PAGE_ROWS + 1} of {pages:,})."
+        )
+    df = ranking_frame(table[first:end])
+    floats = [c for c in SHOWN if c not in ("rank", "symbol", "trades")]
+    st.table(
+        df.style.format(h.fmt_num, subset=floats, na_rep="—")
+        .format(na_rep="—", subset=["rank", "trades"])
+        .hide(axis="index")
+    )
+
+
+def components(table: list[dict[str, Any]]) -> None:
+    most = min(20, len(table))
+    # a slider needs two ends: with one symbol there is nothing to choose
+    n = st.slider("Top N for the component chart", 1, most, min(5, most)) if most > 1 else most
+    top = pd.DataFrame(table[:n])
+    comp = top[[f"c_{k}" for k in h.COMPONENTS]].rename(columns=lambda c: c[2:])
+    comp.index = pd.Index(
+        [
+            f"{r}. {s}" if r is not None else s
+            for r, s in zip(top["rank"], top["symbol"], strict=True)
         ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        if top["symbol"].duplicated().any()
+        else top["symbol"],
+        name="symbol",
+    )
+    st.subheader(f"Score components, top {n}")
+    if comp.notna().any().any():
+        st.bar_chart(comp.astype(float), stack=False, sort=False)  # symbols in rank order
+    else:
+        st.write("No usable score components.")
 
 
 def intelligence(directory: Path) -> None:
     st.header("Intelligence")
+    notes = h.Notices()
     scores, expectancy = h.load_scores(directory), h.load_expectancy(directory)
     for loaded in (scores, expectancy):
         if loaded.doc is None:
             st.warning(f"Not available: {loaded.reason}")
-    for label, loaded in (("Scores", scores), ("Expectancy", expectancy)):
-        if loaded.doc is not None:
-            age = h.data_age(loaded.doc)
-            age_txt = "unknown" if age.age_s is None else f"{age.age_s:,.0f} s ago"
-            st.caption(
-                f"{label}: generated {fmt_ts(age.generated_at)} ({age_txt}); "
-                f"data as of {fmt_ts(age.as_of)}"
-            )
-            if age.stale:
-                st.warning(f"{label} document is stale (older than {h.STALE_AFTER_S:.0f} s).")
-    rejects = h.reject_counts(expectancy.doc)
-    if rejects:
-        st.caption(
-            "Rejected or skipped lines: " + ", ".join(f"{k} {v}" for k, v in rejects.items())
-        )
-    elif expectancy.doc is not None:
-        st.caption("Rejected or skipped lines: none")
 
-    table = h.symbol_table(scores.doc, expectancy.doc)
-    if table:
-        st.subheader(f"Symbol ranking (window {scores.doc.get('window') if scores.doc else '—'})")
-        df = pd.DataFrame(table)
-        shown = [
-            "rank",
-            "symbol",
-            "score",
-            "expectancy",
-            "hit_rate",
-            "slippage_bps",
-            "router_quality",
-            "trades",
-            "confidence",
-        ]
-        st.table(df[shown].style.format(precision=3, na_rep="—").hide(axis="index"))
-        n = st.slider("Top N for the component chart", 1, min(20, len(table)), min(5, len(table)))
-        top = pd.DataFrame(table[:n]).set_index("symbol")
-        comp = top[[f"c_{k}" for k in h.COMPONENTS]].rename(columns=lambda c: c[2:])
-        st.subheader(f"Score components, top {n}")
-        st.bar_chart(comp, stack=False, sort=False)  # symbols in rank order
-    wins = h.windows(expectancy.doc)
-    if wins:
-        default = scores.doc.get("window") if scores.doc else None
+    def ages() -> None:
+        for label, name, loaded in (
+            ("Scores", h.SCORES, scores),
+            ("Expectancy", h.EXPECTANCY, expectancy),
+        ):
+            if loaded.doc is None:
+                continue
+            age = h.data_age(loaded.doc, notes=notes, where=name)
+            age_txt = "unknown" if age.age_s is None else f"{h.fmt_num(age.age_s, ',.0f')} s ago"
+            st.caption(
+                f"{label}: generated {h.fmt_ts(age.generated_at)} ({age_txt}); "
+                f"data as of {h.fmt_ts(age.as_of)}"
+            )
+            if age.generated_at is None:
+                st.warning(f"{label} document is stale (it has no usable generation time).")
+            elif age.stale:
+                st.warning(f"{label} document is stale (older than {h.STALE_AFTER_S:.0f} s).")
+
+    def rejects() -> None:
+        counts = h.reject_counts(expectancy.doc, notes)
+        if counts:
+            st.caption(
+                "Rejected or skipped lines: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+            )
+        elif expectancy.doc is not None:
+            st.caption("Rejected or skipped lines: none")
+
+    def symbols() -> None:
+        table = h.symbol_table(scores.doc, expectancy.doc, notes)
+        if scores.doc is None:
+            return
+        if not table:
+            st.info("The scores document lists no symbols.")
+            return
+        ranking(table, h.scores_window(scores.doc))
+        components(table)
+
+    def groups() -> None:
+        wins = h.windows(expectancy.doc)
+        if not wins:
+            return
+        default = h.scores_window(scores.doc)
         window = st.selectbox("Window", wins, index=wins.index(default) if default in wins else 0)
         for dim, title in (
             ("strategies", "Expectancy by strategy"),
             ("policies", "Expectancy by router policy"),
         ):
             st.subheader(title)
-            rows = h.group_table(expectancy.doc, window, dim)
+            rows = h.group_table(expectancy.doc, window, dim, notes)
             if rows:
                 st.dataframe(pd.DataFrame(rows), hide_index=True)
             else:
                 st.write("No events in this window.")
+
+    guarded("Document times", ages)
+    guarded("Rejected lines", rejects)
+    guarded("Symbol ranking", symbols)
+    guarded("Expectancy tables", groups)
+    show_notices(notes)
 
 
 def main() -> None:
