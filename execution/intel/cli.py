@@ -32,6 +32,8 @@ from execution.intel.expectancy_v6 import EngineStateError
 from execution.intel.runner import FollowRunner, replay
 from execution.state_publish import EXPECTANCY_FILE, SCORES_FILE, read_state
 from streaming.checkpoint import CheckpointError
+from streaming.follow import InputError, check_regular, rotated_set
+from streaming.lock import StateDirError, StateDirLock
 
 DEFAULT_CONFIG = Path("config/intel_v6.json")
 DEFAULT_STATE_DIR = Path("logs/state")
@@ -89,9 +91,13 @@ def format_table(scores: Mapping[str, Any], top: int | None = None) -> str:
 
 
 def _fmt_ts(ts: Any) -> str:
-    if not isinstance(ts, int | float):
+    """A timestamp as UTC text; one outside the calendar's range is shown as a number."""
+    if isinstance(ts, bool) or not isinstance(ts, int | float):
         return "—"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):
+        return f"ts {ts:g} (outside the calendar)"
 
 
 def _inputs_line(expectancy: Mapping[str, Any]) -> str:
@@ -148,10 +154,41 @@ def _windows(specs: Sequence[str] | None) -> list[str] | None:
     return list(specs) if specs else None
 
 
+def _positive_top(top: int) -> int:
+    if top < 1:
+        raise CliError(f"--top must be at least 1, not {top}")
+    return top
+
+
+def _check_inputs(paths: Sequence[str], rotated: bool) -> None:
+    """Every input (and, with ``rotated``, its rotated set) is a regular file."""
+    for name in paths:
+        for path in [Path(name), *(rotated_set(name)[:-1] if rotated else [])]:
+            try:
+                check_regular(path)
+            except FileNotFoundError:
+                raise CliError(f"{path}: no such file") from None
+            except InputError as exc:
+                raise CliError(str(exc)) from None
+            except OSError as exc:
+                raise CliError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _lock(state_dir: str) -> StateDirLock:
+    try:
+        return StateDirLock(state_dir).acquire()
+    except StateDirError as exc:
+        raise CliError(str(exc)) from None
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     cfg = _config(args.config)
     if args.jobs is not None and args.jobs < 1:
         raise CliError("--jobs must be at least 1")
+    _positive_top(args.top)
+    _windows(args.window)
+    _check_inputs(args.files, not args.no_rotated)
+    lock = _lock(args.state_dir)
     progress = Progress(sys.stderr)
     try:
         result = replay(
@@ -163,10 +200,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             progress=progress,
             jobs=args.jobs,
         )
-    except (FileNotFoundError, IsADirectoryError) as exc:
+    except (FileNotFoundError, IsADirectoryError, InputError) as exc:
         raise CliError(str(exc)) from None
     finally:
         progress.done()
+        lock.release()
     rate = result.lines / max(result.seconds, 1e-9)
     print(
         f"replayed {len(result.files)} file(s), {result.lines:,} lines in {result.seconds:.2f}s "
@@ -185,8 +223,22 @@ def cmd_follow(args: argparse.Namespace) -> int:
     log_path = Path(args.file)
     if not log_path.parent.is_dir():
         raise CliError(f"{log_path}: no such directory {log_path.parent}")
-    if not log_path.exists():
+    try:
+        check_regular(log_path)
+    except FileNotFoundError:
+        if not args.wait:
+            raise CliError(f"{log_path}: no such file (--wait to wait for it)") from None
         logging.getLogger("intel").warning("%s does not exist yet; waiting for it", log_path)
+    except InputError as exc:
+        raise CliError(str(exc)) from None
+    lock = _lock(args.state_dir)
+    try:
+        return _follow(args, cfg)
+    finally:
+        lock.release()
+
+
+def _follow(args: argparse.Namespace, cfg: IntelConfig) -> int:
     try:
         runner = FollowRunner(
             args.file,
@@ -218,6 +270,7 @@ def cmd_follow(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    _positive_top(args.top)
     path = Path(args.state_dir) / SCORES_FILE
     scores = read_state(args.state_dir, SCORES_FILE)
     if scores is None or scores.get("schema") != "symbol_scores_v6":
@@ -257,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE")
     p.add_argument("--checkpoint", help="default: STATE_DIR/expectancy_v6.ckpt")
     p.add_argument("--interval", type=float, help="seconds between publishes (config default)")
+    p.add_argument(
+        "--wait", action="store_true", help="wait for FILE to appear instead of exit status 2"
+    )
     p.set_defaults(run=cmd_follow)
 
     p = sub.add_parser("show", parents=[state], help="print the published ranking")

@@ -343,6 +343,7 @@ class FollowRunner:
         )
         self.engine = ExpectancyEngine.from_config(cfg)
         self.publisher = Publisher(self.state_dir, cfg.score, wall)
+        self.clock = clock
         self.throttle = Throttle(cfg.publish_interval_s if interval is None else interval, clock)
         self._report = Throttle(REPORT_INTERVAL_S, clock)
         self.stats = FollowStats()
@@ -426,12 +427,15 @@ class FollowRunner:
         poll_interval: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
     ) -> FollowStats:
-        """Follow until ``should_stop()``; then read what is left and commit."""
+        """Follow until ``should_stop()``; then read what is waiting for at most one
+        more ``poll_interval`` and commit (a larger backlog is read after a restart,
+        from the checkpoint), so a stop takes effect within about one interval."""
         try:
             while not should_stop():
                 if not self.step():
                     sleep(poll_interval)
-            while self.poll():
+            deadline = self.clock() + poll_interval
+            while self.poll() and self.clock() < deadline:
                 pass
             self.commit()
         finally:

@@ -191,7 +191,7 @@ class TestFollowRunner:
         state = tmp_path / "state"
         write_lines(tmp_path / "a.jsonl", some_events(2))
         self.run_until_idle(FollowRunner(tmp_path / "a.jsonl", CFG, state_dir=state))
-        r = cli("follow", str(tmp_path / "b.jsonl"), "--state-dir", str(state))
+        r = cli("follow", str(tmp_path / "b.jsonl"), "--state-dir", str(state), "--wait")
         assert r.returncode == 3 and "cannot resume" in r.stderr
 
 
@@ -229,10 +229,10 @@ def test_dry_run_then_follow_process_equals_replay(cfg, tmp_path):
     assert_close(without_wall_time(followed_scores), without_wall_time(again.scores))
 
 
-def test_follow_of_a_file_not_there_yet_says_it_waits(tmp_path):
+def test_follow_of_a_file_not_there_yet_waits_with_wait(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "execution.intel", "follow", str(tmp_path / "later.jsonl"),
-         "--state-dir", str(tmp_path / "state")],
+         "--state-dir", str(tmp_path / "state"), "--wait"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
