@@ -179,6 +179,9 @@ class IntelConfig(_Strict, frozen=True):
     # distinct groups per grouping (symbols, strategies, policies, regimes); an
     # event that would open one more is rejected as too_many_groups
     max_groups: PositiveInt = 20_000
+    # seconds a followed file that left its rotated set, or cannot be read, keeps its
+    # position (and its descriptor is drained) before it counts as gone
+    follow_grace_s: NonNegFloat = 300.0
     score: ScoreConfig = msgspec.field(default_factory=ScoreConfig)
 
 

@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -319,6 +319,7 @@ class FollowStats:
     commit_failures: int = 0
     resumed_from: str = ""  # "", "current" or "previous" checkpoint generation
     last_error: str = ""
+    unavailable: dict[str, str] = field(default_factory=dict)  # file -> why, right now
 
 
 class FollowRunner:
@@ -348,7 +349,9 @@ class FollowRunner:
         self._report = Throttle(REPORT_INTERVAL_S, clock)
         self.stats = FollowStats()
         position = self._resume()
-        self.follower = Follower(self.path, position, max_poll_bytes=max_poll_bytes)
+        self.follower = Follower(
+            self.path, position, max_poll_bytes=max_poll_bytes, grace_s=cfg.follow_grace_s
+        )
         self._dirty = True  # publish once at the first commit, even with nothing new
 
     def _resume(self) -> Position | None:
@@ -373,6 +376,7 @@ class FollowRunner:
         """Read what is new and feed it; True when more is waiting right now."""
         batch = self.follower.poll()
         self.stats.polls += 1
+        self.stats.unavailable = self.follower.unavailable
         if batch.frames or batch.gaps:
             self._dirty = True
         self.engine.feed_many(batch.frames)

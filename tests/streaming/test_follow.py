@@ -172,3 +172,149 @@ def test_position_round_trips_through_json(tmp_path):
     poll_all(f)
     pos = f.position
     assert Position.from_state(json.loads(json.dumps(pos.to_state()))) == pos
+
+
+def test_a_position_of_format_one_is_migrated_not_dropped(tmp_path):
+    """A checkpoint written before identities held digests (first line + inode)
+    resumes at its offset in the same file, and a look-alike is still a new file."""
+    p = tmp_path / "log"
+    p.write_bytes(b"header\na\nb\n")
+    st = os.stat(p)
+    v1 = {
+        "files": [
+            {
+                "fingerprint": b"header\n".hex(),
+                "offset": 9,
+                "skipping": False,
+                "size": 11,
+                "live": True,
+                "file_key": [st.st_dev, st.st_ino],
+            }
+        ]
+    }
+    pos = Position.from_state(json.loads(json.dumps(v1)))
+    assert pos.files[0].offset == 9 and pos.files[0].key == (st.st_dev, st.st_ino)
+    with open(p, "ab") as fh:
+        fh.write(b"c\n")
+    os.rename(p, tmp_path / "log.1")
+    p.write_bytes(b"header\nz\n")  # starts with the same first line
+    frames, gaps = poll_all(Follower(p, pos))
+    assert frames == [b"b", b"c", b"header", b"z"] and gaps == []
+    assert Position.from_state(json.loads(json.dumps(pos.to_state()))) == pos
+
+
+def test_an_unknown_position_version_is_refused(tmp_path):
+    import pytest
+
+    with pytest.raises(ValueError, match="version 9"):
+        Position.from_state({"version": 9, "files": []})
+
+
+def test_a_look_alike_new_file_is_read_from_its_start(tmp_path):
+    """The reproduction: the new file starts with the old file's first lines."""
+    p = tmp_path / "log"
+    head = b"".join(b'{"id":%d}\n' % i for i in range(20))
+    p.write_bytes(head + b'{"id":20}\n')
+    f = Follower(p)
+    assert len(poll_all(f)[0]) == 21
+    pos = f.position
+    f.close()
+    os.rename(p, tmp_path / "log.1")
+    p.write_bytes(head + b'{"id":99}\n')
+    frames, gaps = poll_all(Follower(p, pos))
+    assert len(frames) == 21 and frames[-1] == b'{"id":99}' and gaps == []
+
+
+def test_a_half_written_gz_waits_and_is_read_once_complete(tmp_path):
+    p = tmp_path / "log"
+    p.write_bytes(b"live\n")
+    old = [b"old %05d %s" % (i, os.urandom(8).hex().encode()) for i in range(5000)]
+    data = gzip.compress(b"\n".join(old) + b"\n")
+    gz = tmp_path / "log.1.gz"
+    gz.write_bytes(data[: len(data) // 2])  # its head decompresses, its end is missing
+    f = Follower(p)
+    assert poll_all(f) == ([b"live"], [])
+    gz.write_bytes(data)
+    assert poll_all(f)[0] == old
+    assert poll_all(f) == ([], [])
+
+
+def test_a_corrupt_gz_is_reported_once_after_it_settled_and_skipped(tmp_path, caplog):
+    now = [0.0]
+    p = tmp_path / "log"
+    p.write_bytes(b"live\n")
+    (tmp_path / "log.1.gz").write_bytes(b"\x1f\x8b\x08\x00garbage-not-deflate")
+    f = Follower(p, clock=lambda: now[0], gz_settle_s=10)
+    assert poll_all(f)[0] == [b"live"]
+    now[0] = 11
+    for _ in range(3):
+        assert poll_all(f) == ([], [])
+    assert sum("log.1.gz" in r.message for r in caplog.records) == 1
+
+
+def test_an_unreadable_file_keeps_its_position(tmp_path):
+    """After a restart the live file cannot be opened for a while: nothing is lost,
+    nothing read twice, the spell is in the status."""
+    p = tmp_path / "log"
+    p.write_bytes(b"a\nb\n")
+    f = Follower(p)
+    poll_all(f)
+    pos = f.position
+    f.close()
+    blocked = {str(p)}
+
+    def opener(name: str, flags: int) -> int:
+        if name in blocked:
+            raise PermissionError(13, "Permission denied", name)
+        return os.open(name, flags)
+
+    g = Follower(p, pos, opener=opener)
+    with open(p, "ab") as fh:
+        fh.write(b"c\n")
+    assert poll_all(g) == ([], [])
+    assert g.unavailable == {str(p): "Permission denied"}
+    blocked.clear()
+    assert poll_all(g) == ([b"c"], [])
+    assert g.unavailable == {}
+
+
+def test_a_file_gone_longer_than_the_grace_period_is_reported(tmp_path):
+    now = [0.0]
+    p = tmp_path / "log"
+    p.write_bytes(b"a\n")
+    f = Follower(p, clock=lambda: now[0], grace_s=60)
+    poll_all(f)
+    pos = f.position
+    f.close()
+    os.rename(p, tmp_path / "elsewhere")
+    g = Follower(p, pos, clock=lambda: now[0], grace_s=60)
+    assert poll_all(g) == ([], [])  # within the grace period: kept
+    assert len(g.position.files) == 1
+    now[0] = 61
+    frames, gaps = poll_all(g)
+    assert frames == [] and [x.kind for x in gaps] == ["gone"]
+    assert g.position.files == ()
+
+
+def test_a_rotation_between_listing_and_opening_is_listed_again(tmp_path):
+    """The set changes while it is being opened: the follower lists it again, so the
+    file rotated meanwhile is neither lost nor read out of order."""
+    p = tmp_path / "log"
+    p.write_bytes(b"a\n")
+    f0 = Follower(p)
+    poll_all(f0)
+    pos = f0.position
+    f0.close()
+    with open(p, "ab") as fh:
+        fh.write(b"b\n")
+    raced = []
+
+    def opener(name: str, flags: int) -> int:
+        if name == str(p) and not raced:  # rotate just before the live file is opened
+            raced.append(1)
+            os.rename(p, tmp_path / "log.1")
+            p.write_bytes(b"c\n")
+        return os.open(name, flags)
+
+    frames, gaps = poll_all(Follower(p, pos, opener=opener))
+    assert frames == [b"b", b"c"] and gaps == []
