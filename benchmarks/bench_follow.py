@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
 
     old = load_revision(args.against)
     impls: dict[str, Callable[..., Any] | None] = {
-        "follower (this tree)": lambda p: Follower(p),
-        f"follower ({args.against})": (lambda p: old.Follower(p)) if old is not None else None,
+        "follower (this tree)": Follower,
+        f"follower ({args.against})": old.Follower if old is not None else None,
     }
     rows = bench(impls, args.mb, args.repeat)
     head = ["implementation", "catch-up MB/s", "catch-up lines/s", "idle poll µs",

@@ -6,6 +6,8 @@ import gzip
 import json
 import os
 
+import pytest
+
 from streaming.follow import Follower, Position, read_whole, rotated_set
 from streaming.framing import OVERLONG
 
@@ -204,8 +206,6 @@ def test_a_position_of_format_one_is_migrated_not_dropped(tmp_path):
 
 
 def test_an_unknown_position_version_is_refused(tmp_path):
-    import pytest
-
     with pytest.raises(ValueError, match="version 9"):
         Position.from_state({"version": 9, "files": []})
 
