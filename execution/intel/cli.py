@@ -32,7 +32,7 @@ from execution.intel.expectancy_v6 import EngineStateError
 from execution.intel.runner import FollowRunner, replay
 from execution.state_publish import EXPECTANCY_FILE, SCORES_FILE, read_state
 from streaming.checkpoint import CheckpointError
-from streaming.follow import InputError, check_regular, rotated_set
+from streaming.inputs import InputError, check_regular, rotated_set
 from streaming.lock import StateDirError, StateDirLock
 
 DEFAULT_CONFIG = Path("config/intel_v6.json")

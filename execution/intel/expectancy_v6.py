@@ -75,8 +75,8 @@ from streaming.decode import (
     Skip,
     classify,
 )
-from streaming.follow import iter_frames, rotated_set
 from streaming.framing import OVERLONG, Frame
+from streaming.inputs import iter_frames, rotated_set
 from streaming.jsonsafe import check_finite
 from streaming.keyed import KeyedMap
 from streaming.stats import CompensatedSum

@@ -36,8 +36,10 @@ from execution.intel.expectancy_v6 import (
 from execution.intel.symbol_score_v6 import score_symbols
 from execution.state_publish import publish_intel, read_state
 from streaming.checkpoint import CheckpointStore
-from streaming.follow import Follower, Position, iter_frames
+from streaming.follow import Follower
 from streaming.framing import Frame
+from streaming.identity import Position
+from streaming.inputs import iter_frames
 from streaming.throttle import Throttle
 
 log = logging.getLogger("intel")

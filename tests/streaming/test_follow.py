@@ -8,8 +8,10 @@ import os
 
 import pytest
 
-from streaming.follow import Follower, Position, read_whole, rotated_set
+from streaming.follow import Follower
 from streaming.framing import OVERLONG
+from streaming.identity import Position
+from streaming.inputs import read_whole, rotated_set
 
 
 def poll_all(f: Follower):

@@ -38,7 +38,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from streaming.checkpoint import CheckpointStore
-from streaming.follow import Follower, Position
+from streaming.follow import Follower
+from streaming.identity import Position
 
 HEADER = b'{"event":"header","schema":"router_metrics","version":1}\n'
 

@@ -34,8 +34,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from streaming.checkpoint import CheckpointStore
-from streaming.follow import Follower, Position
+from streaming.follow import Follower
 from streaming.framing import OVERLONG
+from streaming.identity import Position
 
 KEEP = 3  # rotated files kept, like logrotate's "rotate 3"
 
