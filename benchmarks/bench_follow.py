@@ -171,9 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = bench(impls, args.mb, args.repeat)
     head = ["implementation", "catch-up MB/s", "catch-up lines/s", "idle poll µs",
             "poll after 100 lines µs"]  # fmt: skip
-    table = "\n".join(
-        "| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head), *rows]
-    )
+    table = "\n".join("| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head), *rows])
     cmd = f"python -m benchmarks.bench_follow --mb {args.mb} --repeat {args.repeat}"
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     text = (
