@@ -32,6 +32,28 @@ PositiveInt = Annotated[int, Meta(gt=0)]
 
 RouterPolicyName = Literal["maker_first", "taker_only"]
 WINDOW_RE = re.compile(r"^(all|[1-9][0-9]*t|[1-9][0-9]*(\.[0-9]+)?[smhd])$")
+WINDOW_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+# a last-N window holds N events per group; a time window longer than the whole
+# representable event-time range (ts < 253402300800) is the same as ``all``
+MAX_WINDOW_TRADES = 1_000_000
+MAX_WINDOW_SECONDS = 253_402_300_800.0
+
+
+def window_problem(spec: str) -> str | None:
+    """Why ``spec`` is not a usable window (``all``, ``<N>t``, ``<T>s|m|h|d``), or None.
+
+    >>> window_problem("50t"), window_problem("7w") is not None, window_problem("2000000t")
+    (None, True, "bad window '2000000t' (at most 1000000t)")
+    """
+    if not WINDOW_RE.match(spec):
+        return f"bad window {spec!r} (use all, <N>t, or <T>s|m|h|d)"
+    if spec.endswith("t") and int(spec[:-1]) > MAX_WINDOW_TRADES:
+        return f"bad window {spec!r} (at most {MAX_WINDOW_TRADES}t)"
+    if spec[-1] in WINDOW_UNITS and float(spec[:-1]) * WINDOW_UNITS[spec[-1]] > MAX_WINDOW_SECONDS:
+        return f"bad window {spec!r} (at most {MAX_WINDOW_SECONDS:.0f}s: longer is all)"
+    return None
+
+
 SCORE_COMPONENTS = (
     "expectancy",
     "hit_rate",
@@ -239,14 +261,14 @@ def _locate(value: Any, tp: Any, path: str) -> str | None:
 def validate_intel(cfg: IntelConfig, path: str | Path) -> IntelConfig:
     """Checks msgspec cannot express: window syntax and the score weight names."""
     for i, spec in enumerate(cfg.windows):
-        if not WINDOW_RE.match(spec):
-            raise ConfigError(
-                f"{path}: bad window {spec!r} - at `$.windows[{i}]` (use all, <N>t, or <T>s|m|h|d)"
-            )
+        problem = window_problem(spec)
+        if problem:
+            raise ConfigError(f"{path}: {problem} - at `$.windows[{i}]`")
     if not cfg.windows:
         raise ConfigError(f"{path}: at least one window is required - at `$.windows`")
-    if not WINDOW_RE.match(cfg.score.window):
-        raise ConfigError(f"{path}: bad window {cfg.score.window!r} - at `$.score.window`")
+    problem = window_problem(cfg.score.window)
+    if problem:
+        raise ConfigError(f"{path}: {problem} - at `$.score.window`")
     unknown = sorted(set(cfg.score.weights) - set(SCORE_COMPONENTS))
     if unknown:
         raise ConfigError(

@@ -72,7 +72,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from streaming.framing import Frame, split_lines
-from streaming.identity import TAIL_BYTES, FileState, Key, Position, Tracked, pread_of
+from streaming.identity import (
+    TAIL_BYTES,
+    FileState,
+    Key,
+    Position,
+    Tracked,
+    inode_generation,
+    pread_of,
+)
 from streaming.inputs import (
     READ_SIZE,
     GzInfo,
@@ -121,6 +129,7 @@ class _Seen:
     size: int  # plain: bytes; .gz: compressed bytes
     mtime_ns: int
     live: bool
+    gen: int | None = None  # the inode's generation (None where unsupported)
 
     @property
     def gz(self) -> bool:
@@ -206,7 +215,11 @@ class Follower:
     def poll(self) -> Batch:
         now = self._clock()
         out = _Poll()
-        seen, blocked = self._scan(now)
+        try:
+            seen, blocked = self._scan(now)
+        except OSError as exc:  # the directory cannot be listed: the set is unknown
+            self._spell(self.path.parent, f"cannot list: {exc.strerror or exc}", now)
+            return Batch([], [], self.position, False)
         try:
             out.seen, out.blocked = seen, blocked
             before = {id(k) for k in self._known}
@@ -258,7 +271,9 @@ class Follower:
         blocked: dict[Key, int] = {}
         troubled: set[str] = set()
         stable = True
-        for p in [*reversed(rotated_siblings(self.path)), self.path]:
+        names = [*reversed(rotated_siblings(self.path)), self.path]
+        self._spells.pop(str(self.path.parent), None)  # listed again
+        for p in names:
             try:
                 st = os.stat(p)
             except FileNotFoundError:
@@ -292,7 +307,11 @@ class Follower:
                 os.close(fd)
                 stable = False
                 continue
-            seen.append(_Seen(p, fd, key, fst.st_size, fst.st_mtime_ns, p == self.path))
+            seen.append(
+                _Seen(
+                    p, fd, key, fst.st_size, fst.st_mtime_ns, p == self.path, inode_generation(fd)
+                )
+            )
         for name in [n for n in self._spells if n not in troubled]:
             del self._spells[name]
             log.info("%s is available again", name)
@@ -395,6 +414,8 @@ class Follower:
         rotated file still being written is then read again from its start, and
         de-duplication rejects its lines: duplicates counted, never lines lost.)"""
         st = k.state
+        if st.gen is not None and s.gen is not None:
+            return st.gen == s.gen  # the filesystem says whether the inode was reused
         if st.live:
             return True
         return not s.live and (st.mtime_ns is None or st.mtime_ns == s.mtime_ns)
@@ -402,6 +423,9 @@ class Follower:
     def _match_content(self, i: int, s: _Seen, out: _Poll) -> None:
         """A new inode: a known file's bytes moved here (compression, a copy), a copy
         of a file still present, or a new file."""
+        if s.gz and any(o.path == s.path.with_suffix("") for o in out.seen):
+            out.skip.add(i)  # compressed while its source is still here: read the source
+            return
         reader = self._reader(s)
         if reader is None:
             out.skip.add(i)  # a .gz not complete yet (or corrupt): not read now
@@ -487,7 +511,7 @@ class Follower:
         copytruncate (a compressed copy is a rotation whose old inode was reused)."""
         if k in out.cut:
             out.cut.remove(k)
-            if not s.gz:
+            if not s.gz and s.key != k.state.key:
                 out.gaps.append(_copytruncate(self.path, s.path))
         if not k.recent:
             k.adopt(read)
@@ -565,7 +589,9 @@ class Follower:
             known.fd = os.dup(s.fd)
             known.fd_key = s.key
         used = self._drain_fd(known, frames, budget)
-        known.state = replace(known.state, size=s.size, live=s.live, key=s.key, mtime_ns=s.mtime_ns)
+        known.state = replace(
+            known.state, size=s.size, live=s.live, key=s.key, mtime_ns=s.mtime_ns, gen=s.gen
+        )
         return used
 
     def _drain_fd(self, known: Tracked, frames: list[Frame], budget: int) -> int:
@@ -606,7 +632,13 @@ class Follower:
         st = known.state
         if info.content_size <= st.offset:
             known.state = replace(
-                st, key=s.key, size=info.content_size, live=False, gz=True, mtime_ns=s.mtime_ns
+                st,
+                key=s.key,
+                size=info.content_size,
+                live=False,
+                gz=True,
+                mtime_ns=s.mtime_ns,
+                gen=s.gen,
             )
             return 0
         with gz_open(s.fd) as fh:
@@ -621,6 +653,7 @@ class Follower:
             skipping=False,
             gz=True,
             mtime_ns=s.mtime_ns,
+            gen=s.gen,
         )
         return info.content_size - st.offset
 

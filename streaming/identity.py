@@ -12,6 +12,8 @@ content still holds exactly the bytes consumed.
 
 from __future__ import annotations
 
+import array
+import fcntl
 import hashlib
 import os
 from collections.abc import Callable
@@ -24,6 +26,19 @@ TAIL_BYTES = 256  # the bytes before the offset digested into a file's identity
 RECENT_BYTES = 64 << 10  # last bytes consumed, kept in memory to recognise a short copy
 POSITION_VERSION = 2
 Key = tuple[int, int]
+_FS_IOC_GETVERSION = 0x80087601  # _IOR('v', 1, long)
+
+
+def inode_generation(fd: int) -> int | None:
+    """The inode's generation number (ext4, XFS, btrfs: it changes when an inode
+    number is reused), or None where the filesystem has none (tmpfs, most network
+    filesystems)."""
+    buf = array.array("l", [0])
+    try:
+        fcntl.ioctl(fd, _FS_IOC_GETVERSION, buf, True)
+    except OSError:
+        return None
+    return int(buf[0])
 
 
 def digest(data: bytes) -> str:
@@ -46,6 +61,7 @@ class FileState:
     missing_since: float | None = None  # when it was last seen, while unavailable
     gz: bool = False  # a compressed file (an inode never turns from plain to .gz)
     mtime_ns: int | None = None  # modification time when last seen
+    gen: int | None = None  # the inode's generation, where the filesystem has one
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -61,6 +77,7 @@ class FileState:
             "missing_since": self.missing_since,
             "gz": self.gz,
             "mtime_ns": self.mtime_ns,
+            "gen": self.gen,
         }
 
     @classmethod
@@ -80,6 +97,7 @@ class FileState:
             None if since is None else float(since),
             bool(s.get("gz", False)),
             None if s.get("mtime_ns") is None else int(s["mtime_ns"]),
+            None if s.get("gen") is None else int(s["gen"]),
         )
 
     @classmethod

@@ -36,7 +36,7 @@ class InputError(Exception):
 def rotated_siblings(path: Path) -> list[Path]:
     """``path.1``, ``path.2``, … (plain or ``.gz``), newest first."""
     found: list[tuple[int, int, Path]] = []
-    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # PermissionError rises
         for entry in os.scandir(path.parent):
             if entry.name.startswith(path.name):
                 m = _ROTATED.match(entry.name[len(path.name) :])

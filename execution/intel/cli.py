@@ -27,11 +27,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from execution.config import WINDOW_RE, ConfigError, IntelConfig, load_intel_config
+from execution.config import ConfigError, IntelConfig, load_intel_config, window_problem
 from execution.intel.expectancy_v6 import EngineStateError
-from execution.intel.runner import FollowRunner, replay
+from execution.intel.runner import CHECKPOINT_FILE, FollowRunner, replay
 from execution.state_publish import EXPECTANCY_FILE, SCORES_FILE, read_state
-from streaming.checkpoint import CheckpointError
+from streaming.checkpoint import CheckpointError, CheckpointStore
 from streaming.inputs import InputError, check_regular, rotated_set
 from streaming.lock import StateDirError, StateDirLock
 
@@ -138,9 +138,22 @@ class Progress:
 # --- commands -------------------------------------------------------------------------
 
 
+def _regular(path: Path, what: str) -> None:
+    """An existing ``path`` must be a regular file (a FIFO or device would hang)."""
+    try:
+        check_regular(path)
+    except FileNotFoundError:
+        pass
+    except InputError as exc:
+        raise CliError(f"{what} {exc}") from None
+    except OSError as exc:
+        raise CliError(f"{what} {path}: {exc.strerror or exc}") from None
+
+
 def _config(path: str | None) -> IntelConfig:
     if path is None and not DEFAULT_CONFIG.exists():
         return IntelConfig()
+    _regular(Path(path or DEFAULT_CONFIG), "config")
     try:
         return load_intel_config(path or DEFAULT_CONFIG)
     except ConfigError as exc:
@@ -149,8 +162,9 @@ def _config(path: str | None) -> IntelConfig:
 
 def _windows(specs: Sequence[str] | None) -> list[str] | None:
     for spec in specs or ():
-        if not WINDOW_RE.match(spec):
-            raise CliError(f"bad window {spec!r} (use all, <N>t, or <T>s|m|h|d)")
+        problem = window_problem(spec)
+        if problem:
+            raise CliError(problem)
     return list(specs) if specs else None
 
 
@@ -231,6 +245,9 @@ def cmd_follow(args: argparse.Namespace) -> int:
         logging.getLogger("intel").warning("%s does not exist yet; waiting for it", log_path)
     except InputError as exc:
         raise CliError(str(exc)) from None
+    ckpt = Path(args.checkpoint) if args.checkpoint else Path(args.state_dir) / CHECKPOINT_FILE
+    for path in (ckpt, CheckpointStore(ckpt).prev):
+        _regular(path, "checkpoint")
     lock = _lock(args.state_dir)
     try:
         return _follow(args, cfg)

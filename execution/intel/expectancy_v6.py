@@ -55,7 +55,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from execution.config import WINDOW_RE, IntelConfig
+from execution.config import WINDOW_UNITS, IntelConfig, window_problem
 from execution.intel.events import Event, Order, Trade, event_id, make_decoder, range_rejects
 from execution.intel.figures import figures
 from execution.intel.stats import (
@@ -91,7 +91,6 @@ BATCH_MIN: Final = 256
 # Distinct groups per grouping (symbols, strategies, policies, regimes) by default:
 # more than any exchange lists; an event that would open one more is rejected.
 DEFAULT_MAX_GROUPS: Final = 20_000
-_UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def _keys(e: Event) -> tuple[str, str, str, str]:
@@ -116,13 +115,14 @@ class Window:
 
     @classmethod
     def parse(cls, spec: str) -> Window:
-        if not WINDOW_RE.match(spec):
-            raise ValueError(f"bad window {spec!r} (use all, <N>t, or <T>s|m|h|d)")
+        problem = window_problem(spec)
+        if problem:
+            raise ValueError(problem)
         if spec == "all":
             return cls(spec)
         if spec.endswith("t"):
             return cls(spec, trades=int(spec[:-1]))
-        return cls(spec, seconds=float(spec[:-1]) * _UNITS[spec[-1]])
+        return cls(spec, seconds=float(spec[:-1]) * WINDOW_UNITS[spec[-1]])
 
     @property
     def lookback(self) -> dict[str, Any]:

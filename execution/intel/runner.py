@@ -45,6 +45,7 @@ from streaming.throttle import Throttle
 log = logging.getLogger("intel")
 ROUTER_HEALTH_FILE = "router_health.json"
 CHECKPOINT_FORMAT = "expectancy_v6-follow"
+CHECKPOINT_FILE = "expectancy_v6.ckpt"  # in the state directory, unless given
 REPORT_INTERVAL_S = 60.0
 # Lines per engine batch in a replay: large enough that the columnar path's
 # per-group cost vanishes, small enough to bound the decoded events held at once.
@@ -342,7 +343,7 @@ class FollowRunner:
         self.path = Path(path)
         self.state_dir = Path(state_dir)
         self.store = CheckpointStore(
-            Path(checkpoint) if checkpoint else self.state_dir / "expectancy_v6.ckpt"
+            Path(checkpoint) if checkpoint else self.state_dir / CHECKPOINT_FILE
         )
         self.engine = ExpectancyEngine.from_config(cfg)
         self.publisher = Publisher(self.state_dir, cfg.score, wall)

@@ -168,3 +168,57 @@ def test_sigterm_stops_follow_within_a_poll_interval_with_a_checkpoint(tmp_path)
     assert took < 3.0, took  # one poll interval (0.2 s) and the final commit
     loaded = CheckpointStore(ckpt).load()
     assert loaded is not None and loaded.payload["position"]["files"][0]["offset"] > 0
+
+
+class TestWindowBounds:
+    @pytest.mark.parametrize(
+        ("spec", "message"),
+        [
+            ("9223372036854775808t", "at most 1000000t"),
+            ("1000001t", "at most 1000000t"),
+            ("9" * 400 + "d", "longer is all"),
+            ("3000000000d", "longer is all"),
+        ],
+    )
+    def test_a_window_beyond_its_bound_is_a_one_line_error(self, spec, message, tmp_path):
+        r = cli("replay", str(SAMPLE), "--window", spec, "--state-dir", str(tmp_path / "s"))
+        assert_one_line_error(r, message)
+        config = tmp_path / "intel.json"
+        config.write_text(json.dumps({"windows": ["all", spec]}))
+        r = cli("replay", str(SAMPLE), "--config", str(config), "--state-dir", str(tmp_path))
+        assert_one_line_error(r, message)
+
+    def test_the_largest_windows_work(self, tmp_path):
+        r = cli("replay", str(SAMPLE), "--window", "1000000t", "--window", "2932000d",
+                "--state-dir", str(tmp_path / "s"))  # fmt: skip
+        assert r.returncode == 0, r.stderr
+
+
+class TestAuxiliaryFiles:
+    @pytest.mark.parametrize("command", ["replay", "follow"])
+    def test_a_config_that_is_a_fifo_or_device_is_refused(self, command, fifo, tmp_path):
+        log = small_log(tmp_path / "m.jsonl")
+        for bad, kind in ((fifo, "a FIFO"), (Path("/dev/zero"), "a character device")):
+            r = cli(command, str(log), "--config", str(bad), "--state-dir", str(tmp_path / "s"))
+            assert_one_line_error(r, f"config {bad}: not a regular file ({kind})")
+
+    def test_a_checkpoint_that_is_not_a_file_is_refused(self, fifo, tmp_path):
+        log = small_log(tmp_path / "m.jsonl")
+        (tmp_path / "ckdir").mkdir()
+        for bad in (fifo, Path("/dev/zero"), tmp_path / "ckdir"):
+            r = cli("follow", str(log), "--checkpoint", str(bad), "--state-dir", str(tmp_path))
+            assert_one_line_error(r, f"checkpoint {bad}: not a regular file")
+
+    def test_removing_the_lock_file_lets_no_second_writer_in(self, tmp_path):
+        log = small_log(tmp_path / "m.jsonl")
+        state = tmp_path / "state"
+        first = start("follow", str(log), "--state-dir", str(state), "--interval", "0.1")
+        try:
+            deadline = time.monotonic() + 30
+            while not (state / SCORES_FILE).exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            (state / ".lock").unlink()
+            assert_one_line_error(cli("replay", str(log), "--state-dir", str(state)), "in use")
+        finally:
+            first.kill()
+            first.wait(timeout=10)

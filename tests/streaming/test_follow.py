@@ -10,7 +10,7 @@ import pytest
 
 from streaming.follow import Follower
 from streaming.framing import OVERLONG
-from streaming.identity import Position
+from streaming.identity import Position, inode_generation
 from streaming.inputs import read_whole, rotated_set
 
 
@@ -320,3 +320,90 @@ def test_a_rotation_between_listing_and_opening_is_listed_again(tmp_path):
 
     frames, gaps = poll_all(Follower(p, pos, opener=opener))
     assert frames == [b"b", b"c"] and gaps == []
+
+
+def _reuse_inode(path, old_key, data: bytes) -> bool:
+    """Recreate ``path`` with ``data`` until it gets the inode number ``old_key``."""
+    for _ in range(200):
+        path.write_bytes(data)
+        st = os.stat(path)
+        if (st.st_dev, st.st_ino) == old_key:
+            return True
+        os.unlink(path)
+    return False
+
+
+def test_an_inode_reused_by_a_look_alike_file_is_a_new_file(tmp_path):
+    """Delete + recreate while stopped; the new file gets the old inode number and
+    starts with the very bytes consumed. The inode's generation tells them apart."""
+    p = tmp_path / "log"
+    p.write_bytes(b"header\nt1\n")
+    fd = os.open(p, os.O_RDONLY)
+    if inode_generation(fd) is None:
+        os.close(fd)
+        pytest.skip("this filesystem has no inode generations")
+    os.close(fd)
+    f = Follower(p)
+    assert poll_all(f)[0] == [b"header", b"t1"]
+    pos = f.position
+    f.close()
+    with open(p, "ab") as fh:
+        fh.write(b"t2\n")  # never read: lost with the delete
+    key = pos.files[0].key
+    os.unlink(p)
+    if not _reuse_inode(p, key, b"header\nt1\nt3\n"):
+        pytest.skip("the inode number was not reused")
+    frames, gaps = poll_all(Follower(p, pos))
+    assert frames == [b"header", b"t1", b"t3"]
+    assert [g.kind for g in gaps] == ["truncated"]
+
+
+def test_a_gz_beside_its_unseen_plain_source_is_not_read_twice(tmp_path):
+    p = tmp_path / "log"
+    p.write_bytes(b"live\n")
+    (tmp_path / "log.2").write_bytes(b"old1\nold2\n")
+    (tmp_path / "log.2.gz").write_bytes(gzip.compress(b"old1\nold2\n"))
+    f = Follower(p)
+    assert poll_all(f) == ([b"old1", b"old2", b"live"], [])
+    (tmp_path / "log.2").unlink()  # the compressor finishes
+    assert poll_all(f) == ([], [])
+    pos = Position.from_state(json.loads(json.dumps(f.position.to_state())))
+    f.close()
+    assert poll_all(Follower(p, pos)) == ([], [])
+
+
+def test_an_unlistable_directory_keeps_every_position(tmp_path):
+    p = tmp_path / "log"
+    p.write_bytes(b"a\n")
+    f = Follower(p)
+    poll_all(f)
+    real_scandir = os.scandir
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    os.scandir = denied  # what chmod 0311 on the directory does to an unprivileged reader
+    try:
+        with open(p, "ab") as fh:
+            fh.write(b"b\n")
+        assert poll_all(f) == ([], [])
+        assert "cannot list" in f.unavailable[str(tmp_path)]
+    finally:
+        os.scandir = real_scandir
+    assert poll_all(f) == ([b"b"], [])
+    assert f.unavailable == {}
+
+
+def test_a_rotated_file_touched_or_appended_late_reports_no_gap(tmp_path):
+    p = tmp_path / "log"
+    p.write_bytes(b"a\n")
+    f = Follower(p)
+    poll_all(f)
+    os.rename(p, tmp_path / "log.1")
+    p.write_bytes(b"b\n")
+    assert poll_all(f) == ([b"b"], [])
+    os.utime(tmp_path / "log.1", (1, 1))  # touched
+    assert poll_all(f) == ([], [])
+    with open(tmp_path / "log.1", "ab") as fh:
+        fh.write(b"late\n")  # the writer had not reopened yet
+    assert poll_all(f) == ([b"late"], [])
