@@ -1,6 +1,7 @@
 """Seeded router-metrics logs of any length, shaped like the executor's output.
 
     python -m benchmarks.generate --events 1000000 --out /tmp/rm_1m.jsonl [--symbols 20]
+                                  [--bad 0.001] [--missing 0] [--pretty 0]
 
 Each round trip writes its order outcomes (a maker-first entry that fills passively,
 or is canceled and falls back to a taker fill, or is rejected; a taker exit) and then
@@ -9,18 +10,30 @@ day), so a ``7d`` window holds the same number of events however long the histor
 Symbols differ in edge and slippage; about one line in a thousand is bad (malformed
 JSON, a wrong type, a non-finite token, a duplicate of an earlier line, an unknown
 event kind), the mix a real log collects.
+
+Two options change the shape of the lines, never the events behind them (each off
+by default, and off they leave the output as it always was):
+
+* ``--missing P`` — trades also carry ``r_multiple``; then each of ``strategy``,
+  ``policy``, ``regime`` (every event), ``risk_usd`` and ``r_multiple`` (trades) is
+  left out with probability ``P``, drawn from a stream of its own;
+* ``--pretty 1`` writes every line with a space after each ``:`` and ``,`` (the
+  separators of ``json.dumps``); ``--pretty 2`` also pads the braces and puts a space
+  before each separator (``{ "event" : "order" , ... }``).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 STRATEGIES = ("trend_follow", "mean_revert")
 REGIMES = ("maker_first", "taker_heavy", "calm")
 T0 = 1_700_000_000.0
+OPTIONAL = re.compile(r',"(strategy|policy|regime|risk_usd|r_multiple)":("[^"]*"|[^,}]*)')
 
 
 def _order(ts: float, sym: str, strat: str, pol: str, reg: str, oid: int, **f: object) -> str:
@@ -39,11 +52,40 @@ def _order(ts: float, sym: str, strat: str, pol: str, reg: str, oid: int, **f: o
     )
 
 
+def _thin(line: str, rng: random.Random, p: float) -> str:
+    """``line`` without each of its optional fields, each with probability ``p``."""
+    return OPTIONAL.sub(lambda m: "" if rng.random() < p else m.group(0), line)
+
+
+def _pretty(line: str, level: int) -> str:
+    """``line`` with the whitespace of ``json.dumps`` (1), or more of it (2)."""
+    if level == 1:
+        return line.replace('":', '": ').replace(',"', ', "')
+    line = line.replace('":', '" : ').replace(',"', ' , "')
+    line = "{ " + line[1:] if line.startswith("{") else line
+    return line[:-1] + " }" if line.endswith("}") else line
+
+
 def events(
-    n: int, *, seed: int = 1, symbols: int = 20, per_day: float = 27_000.0, bad: float = 0.001
+    n: int,
+    *,
+    seed: int = 1,
+    symbols: int = 20,
+    per_day: float = 27_000.0,
+    bad: float = 0.001,
+    missing: float = 0.0,
+    pretty: int = 0,
 ) -> Iterator[str]:
     """``n`` lines (good and bad), oldest first."""
+    lines = _events(n, seed=seed, symbols=symbols, per_day=per_day, bad=bad, missing=missing)
+    return (_pretty(line, pretty) for line in lines) if pretty else lines
+
+
+def _events(
+    n: int, *, seed: int, symbols: int, per_day: float, bad: float, missing: float
+) -> Iterator[str]:
     rng = random.Random(seed)
+    thin = random.Random(seed + 7919)  # its own stream: the events stay the same
     names = [f"S{i:03d}USDT" for i in range(symbols)]
     edge = {s: rng.gauss(0.05, 0.15) for s in names}
     base_slip = {s: rng.uniform(0.2, 6.0) for s in names}
@@ -98,6 +140,8 @@ def events(
             risk = rng.choice((50.0, 100.0, 250.0, 500.0))
             r = rng.gauss(edge[sym], 1.1)
             risk_s = f',"risk_usd":{risk:.1f}' if rng.random() > 0.03 else ""
+            if missing:
+                risk_s += f',"r_multiple":{r:.6f}'
             lines.append(
                 f'{{"event":"trade","ts":{ts:.3f},"symbol":"{sym}","strategy":"{strat}",'
                 f'"policy":"{pol}","regime":"{reg}","trade_id":"t-{tid:09d}",'
@@ -105,6 +149,8 @@ def events(
                 f'{risk_s},"notional_usd":{qty * px:.2f},"entry_ts":{ts - 600:.3f},'
                 f'"exit_ts":{ts:.3f},"exit_reason":"target"}}'
             )
+        if missing:
+            lines = [_thin(line, thin, missing) for line in lines]
         for line in lines:
             if emitted >= n:
                 return
@@ -160,8 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--symbols", type=int, default=20)
     p.add_argument("--per-day", type=float, default=27_000.0)
     p.add_argument("--bad", type=float, default=0.001, help="share of bad lines (0: clean)")
+    p.add_argument("--missing", type=float, default=0.0, help="share of optional fields left out")
+    p.add_argument("--pretty", type=int, choices=(0, 1, 2), default=0, help="whitespace level")
     a = p.parse_args(argv)
-    write(a.out, a.events, seed=a.seed, symbols=a.symbols, per_day=a.per_day, bad=a.bad)
+    write(a.out, a.events, seed=a.seed, symbols=a.symbols, per_day=a.per_day, bad=a.bad,
+          missing=a.missing, pretty=a.pretty)  # fmt: skip
     return 0
 
 
