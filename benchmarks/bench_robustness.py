@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         card = cardinality(args.symbols, work)
         began = time.perf_counter()
+        (work / "fuzz").mkdir()
         inputs = fuzz(args.fuzz_lines, 1, work / "fuzz")
         fuzz_s = time.perf_counter() - began
     cmd = (f"python -m benchmarks.bench_robustness --symbols {args.symbols} "

@@ -43,7 +43,10 @@ new identity starts at 0. The spell is logged and listed in
 :attr:`Follower.unavailable`, never counted as bad lines. A ``.gz`` is read only
 when its stream is complete: a half-written one is "not ready yet" and retried; a
 corrupt one is reported once by name after its size has stopped changing for
-``gz_settle_s`` seconds, then skipped.
+``settle_s`` seconds, then skipped. A rotated plain file is complete once a newer
+file of the set holds data (the writer moved on) or it stopped changing for
+``settle_s``: its unterminated last line is delivered then, as a replay of it
+would.
 
 So a **rename rotation** continues in ``path.1`` where it stopped, also while the
 follower was down and also when the new ``path`` starts with the same bytes;
@@ -85,7 +88,6 @@ from streaming.inputs import (
     READ_SIZE,
     GzInfo,
     file_kind,
-    frames_of,
     gz_open,
     gz_read,
     gz_scan,
@@ -97,7 +99,7 @@ log = logging.getLogger("streaming.follow")
 
 SCAN_RETRIES = 4
 GRACE_S = 300.0
-GZ_SETTLE_S = 30.0
+SETTLE_S = 30.0  # a rotated file or .gz unchanged this long is complete
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +174,7 @@ class Follower:
         max_line_bytes: int = 1 << 20,
         max_poll_bytes: int = 8 << 20,
         grace_s: float = GRACE_S,
-        gz_settle_s: float = GZ_SETTLE_S,
+        settle_s: float = SETTLE_S,
         clock: Callable[[], float] = time.time,
         opener: Callable[[str, int], int] = os.open,
     ) -> None:
@@ -180,7 +182,7 @@ class Follower:
         self.max_line_bytes = max_line_bytes
         self.max_poll_bytes = max_poll_bytes
         self.grace_s = grace_s
-        self.gz_settle_s = gz_settle_s
+        self.settle_s = settle_s
         self._clock = clock
         self._opener = opener
         self._known: list[Tracked] = [
@@ -227,7 +229,8 @@ class Follower:
             self._drain_all(out.older, out.frames)
             budget = self.max_poll_bytes
             more = False
-            for known, s in plan:
+            for n, (known, s) in enumerate(plan):
+                moved_on = any(later.size > 0 for _, later in plan[n + 1 :])
                 # a deleted former live file holds older bytes than any file new since
                 # the last poll; one moved away may have been copied and truncated
                 # first, so it comes just before the live file
@@ -236,8 +239,8 @@ class Follower:
                 if s.live:
                     self._drain_all(out.moved, out.frames)
                 known.path = s.path
-                if budget > 0 or s.gz:
-                    budget -= self._read(known, s, out.frames, budget)
+                if budget > 0:
+                    budget -= self._read(known, s, out.frames, budget, moved_on)
                     more = more or budget <= 0
             self._drain_all(out.deleted, out.frames)  # no live file right now
             self._drain_all(out.moved, out.frames)
@@ -276,7 +279,8 @@ class Follower:
         for p in names:
             try:
                 st = os.stat(p)
-            except FileNotFoundError:
+            except FileNotFoundError:  # renamed or removed since the listing
+                stable = False
                 continue
             except OSError as exc:
                 troubled.add(self._spell(p, exc.strerror or str(exc), now))
@@ -535,7 +539,7 @@ class Follower:
         now = self._clock()
         if since is None or since[0] != stamp:
             self._gz_stable[s.key] = (stamp, now)
-        elif now - since[1] >= self.gz_settle_s and (*s.key, s.size) not in self._gz_reported:
+        elif now - since[1] >= self.settle_s and (*s.key, s.size) not in self._gz_reported:
             self._gz_reported.add((*s.key, s.size))
             log.error("%s: %s; skipped", s.path, info.error)
         return None
@@ -558,7 +562,9 @@ class Follower:
                 out.older.append((k, finish))
             else:
                 (out.deleted if deleted else out.moved).append((k, finish))
-            return not finish
+            # a finished file is still known for the grace period: a compressed copy
+            # of it seen later continues it instead of being read as new
+            return not expired
         if not expired:
             return True
         if st.live or st.offset < st.size:
@@ -578,29 +584,49 @@ class Follower:
         if finish:  # deleted, or away too long: it will not grow again
             self._flush_tail(k, frames)
             k.close()
+            k.state = replace(k.state, live=False, size=k.state.offset)  # read to its end
 
     # --- reading ------------------------------------------------------------------------
 
-    def _read(self, known: Tracked, s: _Seen, frames: list[Frame], budget: int) -> int:
+    def _read(
+        self, known: Tracked, s: _Seen, frames: list[Frame], budget: int, moved_on: bool
+    ) -> int:
+        """Read ``s`` within ``budget``. A rotated file whose writer has ``moved_on``
+        (a newer file of the set holds data) or that stopped changing for
+        ``settle_s`` is complete: its unterminated last line is delivered, as a
+        replay of it would."""
         if s.gz:
-            return self._read_gz(known, s, frames)
+            return self._read_gz(known, s, frames, budget)
         if known.fd is None or known.fd_key != s.key:
             known.close()
             known.fd = os.dup(s.fd)
             known.fd_key = s.key
-        used = self._drain_fd(known, frames, budget)
+        used = self._drain(known, pread_of(known.fd), frames, budget)
         known.state = replace(
             known.state, size=s.size, live=s.live, key=s.key, mtime_ns=s.mtime_ns, gen=s.gen
         )
+        settled = self._clock() - s.mtime_ns / 1e9 >= self.settle_s
+        if known.pending and not s.live and (moved_on or settled):
+            self._flush_tail(known, frames)
         return used
 
     def _drain_fd(self, known: Tracked, frames: list[Frame], budget: int) -> int:
         assert known.fd is not None
+        return self._drain(known, pread_of(known.fd), frames, budget)
+
+    def _drain(
+        self,
+        known: Tracked,
+        read: Callable[[int, int], bytes],
+        frames: list[Frame],
+        budget: int,
+    ) -> int:
+        """Frames from the offset on, at most ``budget`` bytes read; the bytes of an
+        incomplete last line stay pending."""
         total = 0
         skipping = known.state.skipping
         while total < budget:
-            at = known.state.offset + len(known.pending)
-            chunk = os.pread(known.fd, min(READ_SIZE, budget - total), at)
+            chunk = read(known.state.offset + len(known.pending), min(READ_SIZE, budget - total))
             if not chunk:
                 break
             total += len(chunk)
@@ -623,39 +649,40 @@ class Follower:
         known.state = replace(known.state, skipping=False)
         known.pending = b""
 
-    def _read_gz(self, known: Tracked, s: _Seen, frames: list[Frame]) -> int:
-        """A compressed rotation is complete: read it from the offset to its end."""
-        known.close()
+    def _read_gz(self, known: Tracked, s: _Seen, frames: list[Frame], budget: int) -> int:
+        """A complete compressed file, from the offset on, within the poll's budget;
+        its decompressor is kept for the next poll, so a large one costs one pass."""
         info = self._gz.get(s.key)
         if info is None or info.content_size is None:
             return 0
-        st = known.state
-        if info.content_size <= st.offset:
-            known.state = replace(
-                st,
-                key=s.key,
-                size=info.content_size,
-                live=False,
-                gz=True,
-                mtime_ns=s.mtime_ns,
-                gen=s.gen,
-            )
-            return 0
-        with gz_open(s.fd) as fh:
-            for got, data in frames_of(fh, st.offset, st.skipping, self.max_line_bytes):
-                frames.extend(got)
-                known.consumed(data)
+        content = info.content_size
+        if known.fd is not None:
+            known.close()  # the plain file it continues
+        if known.gz is None or known.gz_key != s.key:
+            known.close_gz()
+            known.pending = b""
+            known.gz, known.gz_key = gz_open(s.fd), s.key
+            known.gz.seek(known.state.offset)
+        reader = known.gz
+
+        def read(at: int, n: int) -> bytes:
+            assert reader.tell() == at, (reader.tell(), at)
+            return reader.read(n)
+
+        used = self._drain(known, read, frames, budget) if known.state.offset < content else 0
         known.state = replace(
             known.state,
             key=s.key,
-            size=info.content_size,
+            size=content,
             live=False,
-            skipping=False,
             gz=True,
             mtime_ns=s.mtime_ns,
             gen=s.gen,
         )
-        return info.content_size - st.offset
+        if known.state.offset + len(known.pending) >= content:
+            self._flush_tail(known, frames)  # complete: its last line is delivered
+            known.close_gz()
+        return used
 
 
 def _copytruncate(path: Path, copy: Path) -> Gap:

@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 HEAD_BYTES = 256  # the prefix digested into a file's identity
 TAIL_BYTES = 256  # the bytes before the offset digested into a file's identity
@@ -143,13 +143,25 @@ class Tracked:
     """A known file: its state, a descriptor held on it (so that its rest stays
     readable after a rename or an unlink), and the last bytes consumed."""
 
-    __slots__ = ("fd", "fd_key", "head_bytes", "path", "pending", "recent", "state")
+    __slots__ = (
+        "fd",
+        "fd_key",
+        "gz",
+        "gz_key",
+        "head_bytes",
+        "path",
+        "pending",
+        "recent",
+        "state",
+    )
 
     def __init__(self, state: FileState) -> None:
         self.state = state
         self.path: Path | None = None
         self.fd: int | None = None
         self.fd_key: Key | None = None
+        self.gz: IO[bytes] | None = None  # a decompressor at offset + len(pending)
+        self.gz_key: Key | None = None
         self.pending = b""  # read past the offset, no newline yet
         self.recent = b""  # the last consumed bytes (up to RECENT_BYTES), ending at offset
         self.head_bytes = b""  # the first consumed bytes (up to HEAD_BYTES)
@@ -159,7 +171,13 @@ class Tracked:
             os.close(self.fd)
             self.fd = None
             self.fd_key = None
+        self.close_gz()
         self.pending = b""
+
+    def close_gz(self) -> None:
+        if self.gz is not None:
+            self.gz.close()
+            self.gz = self.gz_key = None
 
     def consumed(self, data: bytes) -> None:
         """``data`` was consumed at the old offset: keep the digests current."""

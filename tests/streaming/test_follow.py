@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from streaming import follow
 from streaming.follow import Follower
 from streaming.framing import OVERLONG
 from streaming.identity import Position, inode_generation
@@ -166,7 +167,7 @@ def test_fresh_follower_reads_the_retained_set_like_a_replay(tmp_path):
     replay = [fr for path in rotated_set(p) for fr in read_whole(path).frames]
     assert replay == [b"1", b"2", b"3", b"4", b"5"]
     frames, _ = poll_all(Follower(p))
-    assert frames == [b"1", b"2", b"3", b"5"]  # "4" has no newline yet: the file may grow
+    assert frames == replay  # "4" ends a rotated file whose writer moved on to "log"
 
 
 def test_position_round_trips_through_json(tmp_path):
@@ -246,7 +247,7 @@ def test_a_corrupt_gz_is_reported_once_after_it_settled_and_skipped(tmp_path, ca
     p = tmp_path / "log"
     p.write_bytes(b"live\n")
     (tmp_path / "log.1.gz").write_bytes(b"\x1f\x8b\x08\x00garbage-not-deflate")
-    f = Follower(p, clock=lambda: now[0], gz_settle_s=10)
+    f = Follower(p, clock=lambda: now[0], settle_s=10)
     assert poll_all(f)[0] == [b"live"]
     now[0] = 11
     for _ in range(3):
@@ -407,3 +408,71 @@ def test_a_rotated_file_touched_or_appended_late_reports_no_gap(tmp_path):
     with open(tmp_path / "log.1", "ab") as fh:
         fh.write(b"late\n")  # the writer had not reopened yet
     assert poll_all(f) == ([b"late"], [])
+
+
+def test_a_large_gz_is_read_within_the_poll_budget(tmp_path):
+    """A compressed backlog is read a budget at a time (a stop is never held up by
+    it), continuing in one decompression pass, every line once."""
+    p = tmp_path / "log"
+    p.write_bytes(b"live\n")
+    old = [b"old %06d" % i for i in range(20_000)]
+    (tmp_path / "log.1.gz").write_bytes(gzip.compress(b"\n".join(old)))  # no final newline
+    f = Follower(p, max_poll_bytes=16 << 10)
+    frames, polls = [], 0
+    while True:
+        b = f.poll()
+        polls += 1
+        frames += b.frames
+        if not b.more:
+            break
+    assert frames == [*old, b"live"] and polls > 5
+    pos = f.position
+    f.close()
+    assert poll_all(Follower(p, pos)) == ([], [])
+
+
+def test_a_rotated_file_is_complete_once_the_writer_moved_on(tmp_path):
+    """Its unterminated last line is delivered in order, as a replay delivers it."""
+    p = tmp_path / "log"
+    (tmp_path / "log.1").write_bytes(b"a\nlast-without-newline")
+    p.write_bytes(b"")
+    f = Follower(p)
+    assert poll_all(f)[0] == [b"a"]  # the new file is empty: the old one may still grow
+    p.write_bytes(b"b\n")
+    assert poll_all(f)[0] == [b"last-without-newline", b"b"]
+    assert poll_all(f) == ([], [])
+
+
+def test_a_rotated_file_that_settled_delivers_its_last_line(tmp_path):
+    p = tmp_path / "log"
+    (tmp_path / "log.1").write_bytes(b"a\nlast-without-newline")
+    os.utime(tmp_path / "log.1", (1_000, 1_000))
+    p.write_bytes(b"")
+    now = [1_010.0]
+    f = Follower(p, clock=lambda: now[0], settle_s=30)
+    assert poll_all(f)[0] == [b"a"]  # still settling: it may grow
+    now[0] = 1_031.0
+    assert poll_all(f)[0] == [b"last-without-newline"]
+    assert poll_all(f) == ([], [])
+
+
+def test_a_listing_gone_stale_before_stat_is_listed_again(tmp_path, monkeypatch):
+    """A compressed rotation is renamed between the listing and its stat: the
+    listing is taken again rather than the file missed (and later read as new)."""
+    p = tmp_path / "log"
+    (tmp_path / "log.1").write_bytes(b"old1\nold2\n")
+    p.write_bytes(b"live\n")
+    f = Follower(p)
+    assert poll_all(f)[0] == [b"old1", b"old2", b"live"]
+    (tmp_path / "log.1.gz").write_bytes(gzip.compress(b"old1\nold2\n"))
+    (tmp_path / "log.1").unlink()
+    os.rename(tmp_path / "log.1.gz", tmp_path / "log.2.gz")
+    real = follow.rotated_siblings
+    stale = [[tmp_path / "log.1.gz"]]  # what a listing taken a moment earlier said
+
+    def listing(path):
+        return stale.pop() if stale else real(path)
+
+    monkeypatch.setattr(follow, "rotated_siblings", listing)
+    assert poll_all(f) == ([], [])
+    assert poll_all(f) == ([], [])
