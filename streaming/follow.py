@@ -383,7 +383,9 @@ class Follower:
             if id(k) in taken:
                 continue
             if k in out.cut:
-                if k.state.offset > 0:
+                st = k.state
+                finished = st.missing_since is not None and k.fd is None and st.offset >= st.size
+                if st.offset > 0 and not finished:  # a file gone, read to its end, lost nothing
                     out.gaps.append(
                         Gap(
                             "truncated",

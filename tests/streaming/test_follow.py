@@ -476,3 +476,20 @@ def test_a_listing_gone_stale_before_stat_is_listed_again(tmp_path, monkeypatch)
     monkeypatch.setattr(follow, "rotated_siblings", listing)
     assert poll_all(f) == ([], [])
     assert poll_all(f) == ([], [])
+
+
+def test_the_inode_of_a_finished_file_reused_reports_no_gap(tmp_path):
+    """Deleted while held open, drained, kept for the grace period: when the next new
+    file gets its inode number, nothing of the old one was unread."""
+    p = tmp_path / "log"
+    p.write_bytes(b"a\n")
+    f = Follower(p)
+    assert poll_all(f) == ([b"a"], [])
+    key = f.position.files[0].key
+    os.unlink(p)
+    p.write_bytes(b"b\n")
+    assert poll_all(f) == ([b"b"], [])  # "a"'s file drained and closed, still known
+    os.unlink(p)
+    if not _reuse_inode(p, key, b"c\n"):
+        pytest.skip("the inode number was not reused")
+    assert poll_all(f) == ([b"c"], [])
