@@ -319,7 +319,7 @@ class FollowerMachine(RuleBasedStateMachine):
 FollowerMachine.TestCase.settings = settings(
     stateful_step_count=40,
     deadline=None,
-    # thousands of runs in the CI profile, a quick pass in development
-    max_examples=2000 if settings.default.max_examples >= 400 else 100,
+    # a thousand runs in the CI profile, a quick pass in development
+    max_examples=1000 if settings.default.max_examples >= 400 else 100,
 )
 TestFollower = FollowerMachine.TestCase
