@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streaming.stats.base import Accumulator
-from streaming.stats.sums import prefix_sums, two_sum
+from streaming.stats.sums import add_compensated, prefix_sums, two_sum
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +57,8 @@ class Drawdown(Accumulator[float, DrawdownResult]):
         self.max_drawdown = max_drawdown
 
     def update(self, x: float) -> None:
-        total = self.total
-        t = total + x
-        if abs(total) >= abs(x):
-            self.comp += (total - t) + x
-        else:
-            self.comp += (x - t) + total
-        self.total = t
-        here = t + self.comp
+        self.total, self.comp = add_compensated(self.total, self.comp, x)
+        here = self.total + self.comp
         if here > self.peak:
             self.peak = here
         elif here < self.trough:

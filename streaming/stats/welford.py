@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streaming.stats.base import Accumulator
-from streaming.stats.sums import block_sum, padded_sums, two_sum
+from streaming.stats.sums import add_compensated, block_sum, padded_sums, two_sum
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +70,7 @@ class MeanVar(Accumulator[float, MeanVarResult]):
         return (self.total + self.comp) / self.n if self.n else 0.0
 
     def update(self, x: float) -> None:
-        total = self.total
-        t = total + x
-        if abs(total) >= abs(x):
-            self.comp += (total - t) + x
-        else:
-            self.comp += (x - t) + total
-        self.total = t
+        self.total, self.comp = add_compensated(self.total, self.comp, x)
         self.n += 1
         delta = x - self.mu
         self.mu += delta / self.n
