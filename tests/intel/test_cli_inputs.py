@@ -4,6 +4,7 @@ option values; and ``follow`` stops within a poll interval on SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,20 @@ def assert_one_line_error(r: subprocess.CompletedProcess[str], message: str) -> 
 def small_log(path: Path, n: int = 20) -> Path:
     path.write_bytes(b"".join(line(trade(1.0, ts=1e9 + i)) + b"\n" for i in range(n)))
     return path
+
+
+@contextlib.contextmanager
+def following(log: Path, state: Path) -> Iterator[subprocess.Popen[str]]:
+    """``follow`` running on ``log`` once it has published; killed -9 afterwards."""
+    proc = start("follow", str(log), "--state-dir", str(state), "--interval", "0.1")
+    try:
+        deadline = time.monotonic() + 30
+        while not (state / SCORES_FILE).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.kill()  # kill -9: its lock file stays behind
+        proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -109,18 +125,11 @@ class TestStateDirectory:
     def test_a_second_follower_is_refused_and_a_stale_lock_taken_over(self, tmp_path):
         log = small_log(tmp_path / "m.jsonl")
         state = tmp_path / "state"
-        first = start("follow", str(log), "--state-dir", str(state), "--interval", "0.1")
-        try:
-            deadline = time.monotonic() + 30
-            while not (state / SCORES_FILE).exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
+        with following(log, state) as first:
             second = cli("follow", str(log), "--state-dir", str(state))
             assert_one_line_error(second, f"state directory is in use by pid {first.pid}")
             replayed = cli("replay", str(log), "--state-dir", str(state))
             assert_one_line_error(replayed, f"in use by pid {first.pid}")
-        finally:
-            first.kill()  # kill -9: its lock file stays behind
-            first.wait(timeout=10)
         assert (state / ".lock").exists()
         r = cli("replay", str(log), "--state-dir", str(state))
         assert r.returncode == 0, r.stderr
@@ -212,13 +221,6 @@ class TestAuxiliaryFiles:
     def test_removing_the_lock_file_lets_no_second_writer_in(self, tmp_path):
         log = small_log(tmp_path / "m.jsonl")
         state = tmp_path / "state"
-        first = start("follow", str(log), "--state-dir", str(state), "--interval", "0.1")
-        try:
-            deadline = time.monotonic() + 30
-            while not (state / SCORES_FILE).exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
+        with following(log, state):
             (state / ".lock").unlink()
             assert_one_line_error(cli("replay", str(log), "--state-dir", str(state)), "in use")
-        finally:
-            first.kill()
-            first.wait(timeout=10)

@@ -15,6 +15,14 @@ from streaming.identity import Position, inode_generation
 from streaming.inputs import read_whole, rotated_set
 
 
+def read_then_stop(p, **kw) -> Position:
+    """A follower reads what is there and stops: its position."""
+    f = Follower(p, **kw)
+    poll_all(f)
+    f.close()
+    return f.position
+
+
 def poll_all(f: Follower):
     frames, gaps = [], []
     while True:
@@ -85,10 +93,7 @@ def test_rename_rotation_while_stopped_resumes_in_the_rotated_file(tmp_path):
 def test_compressed_rotation_continues_at_the_same_offset(tmp_path):
     p = tmp_path / "log"
     p.write_bytes(b"a\nb\n")
-    f = Follower(p)
-    poll_all(f)
-    pos = f.position
-    f.close()
+    pos = read_then_stop(p)
     with open(p, "ab") as fh:
         fh.write(b"c\n")
     with open(p, "rb") as fin, gzip.open(tmp_path / "log.1.gz", "wb") as fout:
@@ -117,10 +122,7 @@ def test_copytruncate_continues_in_the_copy_and_reports_the_caveat(tmp_path):
 def test_plain_truncation_of_unread_data_is_reported(tmp_path):
     p = tmp_path / "log"
     p.write_bytes(b"a\n")
-    f = Follower(p)
-    poll_all(f)
-    f.close()
-    pos = f.position
+    pos = read_then_stop(p)
     with open(p, "ab") as fh:
         fh.write(b"lost\n")
     os.truncate(p, 0)
@@ -147,10 +149,7 @@ def test_reused_inode_is_not_mistaken_for_the_old_file(tmp_path):
     """Identity is content, not inode: a new file never continues at an old offset."""
     p = tmp_path / "log"
     p.write_bytes(b"old line one\n")
-    f = Follower(p)
-    poll_all(f)
-    pos = f.position
-    f.close()
+    pos = read_then_stop(p)
     p.unlink()
     p.write_bytes(b"new line one\nnew line two\n")  # may well get the same inode number
     frames, _ = poll_all(Follower(p, pos))
@@ -260,10 +259,7 @@ def test_an_unreadable_file_keeps_its_position(tmp_path):
     nothing read twice, the spell is in the status."""
     p = tmp_path / "log"
     p.write_bytes(b"a\nb\n")
-    f = Follower(p)
-    poll_all(f)
-    pos = f.position
-    f.close()
+    pos = read_then_stop(p)
     blocked = {str(p)}
 
     def opener(name: str, flags: int) -> int:
@@ -304,10 +300,7 @@ def test_a_rotation_between_listing_and_opening_is_listed_again(tmp_path):
     file rotated meanwhile is neither lost nor read out of order."""
     p = tmp_path / "log"
     p.write_bytes(b"a\n")
-    f0 = Follower(p)
-    poll_all(f0)
-    pos = f0.position
-    f0.close()
+    pos = read_then_stop(p)
     with open(p, "ab") as fh:
         fh.write(b"b\n")
     raced = []
