@@ -97,7 +97,14 @@ from streaming.inputs import (
 
 log = logging.getLogger("streaming.follow")
 
-SCAN_RETRIES = 4
+SCAN_RETRIES = 6
+UNSTABLE_POLLS = 10  # polls in a row without a stable listing before one is read anyway
+
+
+class _UnstableError(Exception):
+    """The rotated set kept changing while it was being listed."""
+
+
 GRACE_S = 300.0
 SETTLE_S = 30.0  # a rotated file or .gz unchanged this long is complete
 
@@ -154,6 +161,7 @@ class _Poll:
     claimed: dict[int, Tracked] = field(default_factory=dict)  # index into the set -> file
     present: set[int] = field(default_factory=set)  # id() of known files found by inode
     cut: list[Tracked] = field(default_factory=list)  # known inodes now holding other bytes
+    rewritten: set[int] = field(default_factory=set)  # id() of cut files not reused
     skip: set[int] = field(default_factory=set)  # indexes not to read now
     seen: list[_Seen] = field(default_factory=list)
     blocked: dict[Key, int] = field(default_factory=dict)  # present, unreadable: size
@@ -192,6 +200,7 @@ class Follower:
         self._gz_stable: dict[Key, tuple[tuple[int, int], float]] = {}
         self._gz_reported: set[tuple[int, int, int]] = set()
         self._spells: dict[str, _Spell] = {}
+        self._unstable = 0  # polls in a row whose listing did not hold still
 
     @property
     def position(self) -> Position:
@@ -222,6 +231,8 @@ class Follower:
         except OSError as exc:  # the directory cannot be listed: the set is unknown
             self._spell(self.path.parent, f"cannot list: {exc.strerror or exc}", now)
             return Batch([], [], self.position, False)
+        except _UnstableError:
+            return Batch([], [], self.position, True)  # poll again soon
         try:
             out.seen, out.blocked = seen, blocked
             before = {id(k) for k in self._known}
@@ -261,13 +272,20 @@ class Follower:
             seen, blocked, stable = self._scan_once(now)
             if stable:
                 stable = all(_key_of(s.path) == s.key for s in seen)
-            if stable or attempt == SCAN_RETRIES - 1:
-                # a set that kept moving: the descriptors still say who each file
-                # is; only the order of files renamed meanwhile may be off
+            if stable:
+                self._unstable = 0
                 return seen, blocked
             for s in seen:
                 os.close(s.fd)
-        raise AssertionError("unreachable")
+            time.sleep(0.001 * 2**attempt)  # let a rotation in progress finish
+        # the set kept moving: reading a listing that missed a file could deliver
+        # newer lines before older ones, so nothing is read until it holds still;
+        # a set that never holds still is read anyway after a while
+        self._unstable += 1
+        if self._unstable < UNSTABLE_POLLS:
+            raise _UnstableError
+        log.warning("%s: the rotated set keeps changing; read as listed", self.path)
+        return self._scan_once(now)[:2]
 
     def _scan_once(self, now: float) -> tuple[list[_Seen], dict[Key, int], bool]:
         seen: list[_Seen] = []
@@ -279,8 +297,8 @@ class Follower:
         for p in names:
             try:
                 st = os.stat(p)
-            except FileNotFoundError:  # renamed or removed since the listing
-                stable = False
+            except FileNotFoundError:
+                stable = stable and p == self.path  # a listed name gone: list again
                 continue
             except OSError as exc:
                 troubled.add(self._spell(p, exc.strerror or str(exc), now))
@@ -343,19 +361,30 @@ class Follower:
             if k.state.gz != s.gz:  # the inode of a removed file, reused
                 out.cut.append(k)
                 continue
+            if s.gz and self._same_file(k, s) and k.state.mtime_ns == s.mtime_ns:
+                # a compressed file does not change once complete: the same inode,
+                # generation and mtime need no decompression to be trusted
+                if k.state.offset < k.state.size:  # not read to its end yet
+                    self._gz[s.key] = GzInfo((s.size, s.mtime_ns), k.state.size, "")
+                out.claimed[i] = k
+                out.present.add(id(k))
+                continue
             reader = self._reader(s)
             if reader is None:  # a .gz not readable yet: keep the file's state
                 out.claimed[i] = k
                 out.present.add(id(k))
                 continue
             read, size = reader
-            if self._same_file(k, s) and k.holds(read, size):
+            same = self._same_file(k, s)
+            if same and k.holds(read, size):
                 if not k.recent and k.state.offset:
                     k.adopt(read)
                 out.claimed[i] = k
                 out.present.add(id(k))
             else:
                 out.cut.append(k)
+                if same:  # the same file, cut or rewritten (not an inode reused)
+                    out.rewritten.add(id(k))
         for k in self._known:  # present but unreadable, and shorter than consumed: cut
             if k.state.key in blocked and blocked[k.state.key] < k.state.offset:
                 out.cut.append(k)
@@ -384,8 +413,14 @@ class Follower:
                 continue
             if k in out.cut:
                 st = k.state
-                finished = st.missing_since is not None and k.fd is None and st.offset >= st.size
-                if st.offset > 0 and not finished:  # a file gone, read to its end, lost nothing
+                # read to its end and no longer written: a rotated file, or one seen
+                # to leave the set; its inode reused by a new file loses nothing
+                finished = (
+                    k.fd is None
+                    and st.offset >= st.size
+                    and (not st.live or st.missing_since is not None)
+                )
+                if st.offset > 0 and not finished:
                     out.gaps.append(
                         Gap(
                             "truncated",
@@ -513,11 +548,11 @@ class Follower:
         self, k: Tracked, s: _Seen, read: Callable[[int, int], bytes], out: _Poll
     ) -> None:
         """``k``'s bytes are in the new inode ``s``: continue there at its offset. When
-        ``k``'s own inode now holds other bytes and ``s`` is a plain copy, that was a
-        copytruncate (a compressed copy is a rotation whose old inode was reused)."""
+        ``k``'s own inode was cut (not reused by another file) and ``s`` is a copy,
+        compressed or not, that was a copytruncate: its caveat is reported."""
         if k in out.cut:
             out.cut.remove(k)
-            if not s.gz and s.key != k.state.key:
+            if id(k) in out.rewritten and s.key != k.state.key:
                 out.gaps.append(_copytruncate(self.path, s.path))
         if not k.recent:
             k.adopt(read)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
+import shutil
 
 import pytest
 
@@ -486,3 +488,77 @@ def test_the_inode_of_a_finished_file_reused_reports_no_gap(tmp_path):
     if not _reuse_inode(p, key, b"c\n"):
         pytest.skip("the inode number was not reused")
     assert poll_all(f) == ([b"c"], [])
+
+
+def test_copytruncate_then_compression_in_one_interval_reports_the_caveat(tmp_path):
+    """logrotate copytruncate + compress without delaycompress: the copy is a .gz."""
+    p = tmp_path / "log"
+    p.write_bytes(b"a\nb\n")
+    f = Follower(p)
+    assert poll_all(f) == ([b"a", b"b"], [])
+    shutil.copyfile(p, tmp_path / "log.1")
+    with open(p, "ab") as fh:
+        fh.write(b"lost\n")  # between the copy and the truncation: in neither file
+    os.truncate(p, 0)
+    (tmp_path / "log.1.gz").write_bytes(gzip.compress((tmp_path / "log.1").read_bytes()))
+    (tmp_path / "log.1").unlink()
+    frames, gaps = poll_all(f)
+    assert frames == [] and [g.kind for g in gaps] == ["copytruncate"]
+
+
+def test_a_fully_read_rotated_file_deleted_while_stopped_reports_no_gap(tmp_path):
+    """rotate 1 while stopped: the oldest (read to its end) is deleted and its inode
+    number goes to the new live file."""
+    p = tmp_path / "log"
+    (tmp_path / "log.1").write_bytes(b"a\n")
+    p.write_bytes(b"b\n")
+    pos = read_then_stop(p)
+    old = next(fs.key for fs in pos.files if not fs.live)
+    (tmp_path / "log.1").unlink()
+    os.rename(p, tmp_path / "log.1")
+    if not _reuse_inode(p, old, b"c\n"):
+        pytest.skip("the inode number was not reused")
+    assert poll_all(Follower(p, pos)) == ([b"c"], [])
+
+
+def test_a_set_that_moves_while_listed_is_not_read_out_of_order(tmp_path, monkeypatch):
+    """A rename rotation lands right after the stat of log.1 in the first listings:
+    the follower reads nothing from a listing that missed a file, so the lines come
+    out in write order once the set holds still."""
+    p = tmp_path / "log"
+    (tmp_path / "log.1").write_bytes(b"1\n")
+    p.write_bytes(b"2\n")
+    real_stat = os.stat
+    rotations = [b"%d\n" % i for i in range(3, 11)]  # more than any number of retries
+
+    def stat(path, *args, **kwargs):
+        st = real_stat(path, *args, **kwargs)
+        if str(path) == str(tmp_path / "log.1") and rotations:
+            line = rotations.pop(0)
+            for n in range(10, 0, -1):
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(tmp_path / f"log.{n}", tmp_path / f"log.{n + 1}")
+            os.rename(p, tmp_path / "log.1")
+            with open(p, "xb") as fh:
+                fh.write(line)
+        return st
+
+    monkeypatch.setattr(follow.os, "stat", stat)
+    f = Follower(p)
+    frames, gaps = poll_all(f)
+    monkeypatch.undo()
+    frames += poll_all(f)[0]
+    assert frames == [b"%d" % i for i in range(1, 11)] and gaps == []
+
+
+def test_a_restart_does_not_decompress_known_gz_again(tmp_path, monkeypatch):
+    p = tmp_path / "log"
+    for n in (1, 2, 3):
+        (tmp_path / f"log.{n}.gz").write_bytes(gzip.compress(b"x%d\n" % n * 1000))
+    p.write_bytes(b"live\n")
+    pos = read_then_stop(p)
+    scans = []
+    real = follow.gz_scan
+    monkeypatch.setattr(follow, "gz_scan", lambda fd: scans.append(fd) or real(fd))
+    assert poll_all(Follower(p, pos)) == ([], [])
+    assert scans == []
