@@ -177,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         f"# Follower benchmark\n\n`{cmd}` on {machine}, {time.strftime('%Y-%m-%d')}; "
         f"medians of {args.repeat} runs, {args.mb} MB backlog of {len(LINE % (0, 0, 0))}-byte "
-        "lines.\n\n" + table + "\n"
+        "lines.\n\n" + table + "\n\nThe machine's speed drifts between runs (the same "
+        "follower's figures vary by up to 40 % across runs here), so compare the rows of "
+        "one run, not figures of different runs.\n"
     )
     print(text)
     (ROOT / "benchmarks" / "RESULTS-follow.md").write_text(text)

@@ -139,10 +139,10 @@ class _Seen:
     mtime_ns: int
     live: bool
     gen: int | None = None  # the inode's generation (None where unsupported)
+    gz: bool = field(init=False)
 
-    @property
-    def gz(self) -> bool:
-        return is_gz(self.path)
+    def __post_init__(self) -> None:
+        self.gz = is_gz(self.path)
 
 
 @dataclass(slots=True)
@@ -376,7 +376,10 @@ class Follower:
                 continue
             read, size = reader
             same = self._same_file(k, s)
-            if same and k.holds(read, size):
+            unchanged = (  # held open, and nothing about it changed since the last poll
+                k.fd_key == s.key and s.size == k.state.size and s.mtime_ns == k.state.mtime_ns
+            )
+            if same and (unchanged or k.holds(read, size)):
                 if not k.recent and k.state.offset:
                     k.adopt(read)
                 out.claimed[i] = k
@@ -639,9 +642,13 @@ class Follower:
             known.fd = os.dup(s.fd)
             known.fd_key = s.key
         used = self._drain(known, pread_of(known.fd), frames, budget)
-        known.state = replace(
-            known.state, size=s.size, live=s.live, key=s.key, mtime_ns=s.mtime_ns, gen=s.gen
-        )
+        st = known.state
+        if (st.size, st.live, st.key, st.mtime_ns, st.gen) != (
+            s.size, s.live, s.key, s.mtime_ns, s.gen
+        ):  # fmt: skip
+            known.state = replace(
+                st, size=s.size, live=s.live, key=s.key, mtime_ns=s.mtime_ns, gen=s.gen
+            )
         settled = self._clock() - s.mtime_ns / 1e9 >= self.settle_s
         if known.pending and not s.live and (moved_on or settled):
             self._flush_tail(known, frames)
@@ -672,8 +679,9 @@ class Follower:
                 buf, skipping=skipping, max_line_bytes=self.max_line_bytes
             )
             frames.extend(got)
-            known.consumed(buf[:used])
-            known.state = replace(known.state, skipping=skipping)
+            known.consumed(buf, used)
+            if skipping != known.state.skipping:
+                known.state = replace(known.state, skipping=skipping)
             known.pending = buf[used:]
         return total
 

@@ -179,23 +179,29 @@ class Tracked:
             self.gz.close()
             self.gz = self.gz_key = None
 
-    def consumed(self, data: bytes) -> None:
-        """``data`` was consumed at the old offset: keep the digests current."""
-        if not data:
+    def consumed(self, data: bytes, used: int | None = None) -> None:
+        """The first ``used`` bytes of ``data`` (all of it by default) were consumed
+        at the old offset: keep the digests current. Only the head and the last
+        :data:`RECENT_BYTES` are copied, whatever the size of ``data``."""
+        n = len(data) if used is None else used
+        if not n:
             return
         st = self.state
         if len(self.head_bytes) < HEAD_BYTES and st.offset == len(self.head_bytes):
-            self.head_bytes += data[: HEAD_BYTES - len(self.head_bytes)]
-        recent = self.recent + data
-        self.recent = recent[-RECENT_BYTES:]
-        offset = st.offset + len(data)
+            self.head_bytes += data[: min(n, HEAD_BYTES - len(self.head_bytes))]
+        if n >= RECENT_BYTES:
+            self.recent = data[n - RECENT_BYTES : n]
+        else:
+            self.recent = (self.recent + data[:n])[-RECENT_BYTES:]
         tail = self.recent[-TAIL_BYTES:]
         head_len, head = st.head_len, st.head
         if head_len < HEAD_BYTES and len(self.head_bytes) > head_len:
             head_len, head = len(self.head_bytes), digest(self.head_bytes)
-        self.state = replace(
-            st, offset=offset, head=head, head_len=head_len, tail=digest(tail), tail_len=len(tail)
-        )
+        # the constructor, not dataclasses.replace: this runs once per read
+        self.state = FileState(
+            st.key, st.offset + n, st.skipping, head, head_len, digest(tail), len(tail),
+            st.size, st.live, st.missing_since, st.gz, st.mtime_ns, st.gen,
+        )  # fmt: skip
 
     def adopt(self, read: Callable[[int, int], bytes]) -> None:
         """Fill the in-memory bytes from a file verified to hold them (after a
