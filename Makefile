@@ -35,6 +35,8 @@ dashboard: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m benchmarks.bench_streaming
+	$(PY) -m benchmarks.bench_follow
+	$(PY) -m benchmarks.bench_robustness
 	$(PY) -m benchmarks.bench_intel
 
 ## faults: the fault-injection suite alone (EI_SOAK=1 for 100 crash trials)
