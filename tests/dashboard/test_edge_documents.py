@@ -24,44 +24,14 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import live_helpers as h
+from execution.intel.figures import FIGURES
 from tests.support import ROOT
 
 APP = str(ROOT / "dashboard" / "app.py")
 DEEP = "__deeply_nested__"  # replaced by a 1000-deep object when the file is written
 DEEP_JSON = '{"a": ' * 1000 + "1" + "}" * 1000
 
-FIGURES = (
-    "trades",
-    "wins",
-    "losses",
-    "hit_rate",
-    "avg_r",
-    "expectancy_per_risk",
-    "pnl_usd",
-    "max_drawdown_r",
-    "dd_expectancy",
-    "fills",
-    "maker_fill_rate",
-    "fallback_rate",
-    "avg_slippage_bps",
-    "notional_usd",
-    "orders",
-    "rejects",
-    "reject_rate",
-    "scratches",
-    "decisive_hit_rate",
-    "hit_rate_lb95",
-    "r_trades",
-    "r_std",
-    "sqn",
-    "avg_win_r",
-    "avg_loss_r",
-    "profit_factor",
-    "longest_loss_streak",
-    "slippage_cost_usd",
-    "slippage_cost_r",
-    "avg_latency_ms",
-)
+# the figures a group of the expectancy document holds (one list: the engine's)
 INT_FIGURES = {
     "trades",
     "wins",
