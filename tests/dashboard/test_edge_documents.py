@@ -31,7 +31,6 @@ APP = str(ROOT / "dashboard" / "app.py")
 DEEP = "__deeply_nested__"  # replaced by a 1000-deep object when the file is written
 DEEP_JSON = '{"a": ' * 1000 + "1" + "}" * 1000
 
-# the figures a group of the expectancy document holds (one list: the engine's)
 INT_FIGURES = {
     "trades",
     "wins",
