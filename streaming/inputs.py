@@ -25,7 +25,7 @@ from streaming.framing import Frame, split_lines
 
 READ_SIZE = 1 << 20
 _ROTATED = re.compile(r"^\.(\d+)(\.gz)?$")
-GZ_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
+_GZ_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
 
 
 class InputError(Exception):
@@ -119,27 +119,8 @@ def gz_scan(fd: int) -> tuple[int | None, str]:
             return total, ""
     except EOFError:
         return None, "incomplete"
-    except GZ_ERRORS as exc:
+    except _GZ_ERRORS as exc:
         return None, f"corrupt: {exc}"
-
-
-# --- what the follower holds on a known file ------------------------------------------------
-
-
-def frames_of(
-    fh: IO[bytes], offset: int, skipping: bool, max_line_bytes: int, read_size: int = READ_SIZE
-) -> Iterator[tuple[list[Frame], bytes]]:
-    """Frames of a complete stream from ``offset``, each batch with the bytes it
-    consumed; a last line without a newline is delivered."""
-    fh.seek(offset)
-    pending = b""
-    while chunk := fh.read(read_size):
-        buf = pending + chunk if pending else chunk
-        got, used, skipping = split_lines(buf, skipping=skipping, max_line_bytes=max_line_bytes)
-        pending = buf[used:]
-        yield got, buf[:used]
-    if pending:
-        yield ([] if skipping else [pending]), pending
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,16 +138,19 @@ class Progress:
 # --- commands -------------------------------------------------------------------------
 
 
-def _regular(path: Path, what: str) -> None:
-    """An existing ``path`` must be a regular file (a FIFO or device would hang)."""
+def _regular(path: Path, what: str = "", *, missing_ok: bool = True) -> None:
+    """``path`` must be a regular file (a FIFO or device would hang), or absent when
+    ``missing_ok``; ``what`` names it in the one-line error."""
+    prefix = f"{what} " if what else ""
     try:
         check_regular(path)
     except FileNotFoundError:
-        pass
+        if not missing_ok:
+            raise CliError(f"{prefix}{path}: no such file") from None
     except InputError as exc:
-        raise CliError(f"{what} {exc}") from None
+        raise CliError(f"{prefix}{exc}") from None
     except OSError as exc:
-        raise CliError(f"{what} {path}: {exc.strerror or exc}") from None
+        raise CliError(f"{prefix}{path}: {exc.strerror or exc}") from None
 
 
 def _config(path: str | None) -> IntelConfig:
@@ -178,14 +181,7 @@ def _check_inputs(paths: Sequence[str], rotated: bool) -> None:
     """Every input (and, with ``rotated``, its rotated set) is a regular file."""
     for name in paths:
         for path in [Path(name), *(rotated_set(name)[:-1] if rotated else [])]:
-            try:
-                check_regular(path)
-            except FileNotFoundError:
-                raise CliError(f"{path}: no such file") from None
-            except InputError as exc:
-                raise CliError(str(exc)) from None
-            except OSError as exc:
-                raise CliError(f"{path}: {exc.strerror or exc}") from None
+            _regular(path, missing_ok=False)
 
 
 def _lock(state_dir: str) -> StateDirLock:
