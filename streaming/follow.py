@@ -361,7 +361,8 @@ class Follower:
             if k.state.gz != s.gz:  # the inode of a removed file, reused
                 out.cut.append(k)
                 continue
-            if s.gz and self._same_file(k, s) and k.state.mtime_ns == s.mtime_ns:
+            trusted = k.state.size > 0 and k.state.mtime_ns == s.mtime_ns  # decompressed before
+            if s.gz and trusted and self._same_file(k, s):
                 # a compressed file does not change once complete: the same inode,
                 # generation and mtime need no decompression to be trusted
                 if k.state.offset < k.state.size:  # not read to its end yet
@@ -402,7 +403,16 @@ class Follower:
                 # its identity is cut (a copy may continue it); what the descriptor
                 # shows now is a new file, read from its start
                 out.cut.append(k)
-                fresh = Tracked(FileState(k.fd_key, 0, live=k.state.live))
+                fst = os.fstat(k.fd)
+                fresh = Tracked(
+                    FileState(
+                        k.fd_key,
+                        0,
+                        live=k.state.live,
+                        mtime_ns=fst.st_mtime_ns,
+                        gen=inode_generation(k.fd),
+                    )
+                )
                 fresh.fd, fresh.fd_key, fresh.path = k.fd, k.fd_key, k.path
                 k.fd = k.fd_key = None
                 self._known.append(fresh)
@@ -442,7 +452,7 @@ class Follower:
         for i, s in enumerate(seen):
             if i in out.skip:
                 continue
-            k = out.claimed.get(i) or Tracked(FileState(s.key, 0, live=s.live))
+            k = out.claimed.get(i) or Tracked(_new_state(s, 0))
             if k.state.missing_since is not None:
                 log.info("%s is back; resuming at offset %d", s.path, k.state.offset)
                 k.state = replace(k.state, missing_since=None)
@@ -542,7 +552,7 @@ class Follower:
                     out.gaps.append(_copytruncate(self.path, s.path))
                 self._known.remove(k)
                 k.close()
-                new = Tracked(FileState(s.key, size, size=size, live=s.live))
+                new = Tracked(_new_state(s, size))
                 new.adopt(read)
                 out.claimed[i] = new
                 return
@@ -620,7 +630,8 @@ class Follower:
         absent.clear()
 
     def _drain_absent(self, k: Tracked, finish: bool, frames: list[Frame]) -> None:
-        self._drain_fd(k, frames, 1 << 62)
+        assert k.fd is not None
+        self._drain(k, pread_of(k.fd), frames, 1 << 62)
         if finish:  # deleted, or away too long: it will not grow again
             self._flush_tail(k, frames)
             k.close()
@@ -650,13 +661,10 @@ class Follower:
                 st, size=s.size, live=s.live, key=s.key, mtime_ns=s.mtime_ns, gen=s.gen
             )
         settled = self._clock() - s.mtime_ns / 1e9 >= self.settle_s
-        if known.pending and not s.live and (moved_on or settled):
+        at_end = known.state.offset + len(known.pending) >= os.fstat(known.fd).st_size
+        if known.pending and not s.live and at_end and (moved_on or settled):
             self._flush_tail(known, frames)
         return used
-
-    def _drain_fd(self, known: Tracked, frames: list[Frame], budget: int) -> int:
-        assert known.fd is not None
-        return self._drain(known, pread_of(known.fd), frames, budget)
 
     def _drain(
         self,
@@ -728,6 +736,14 @@ class Follower:
             self._flush_tail(known, frames)  # complete: its last line is delivered
             known.close_gz()
         return used
+
+
+def _new_state(s: _Seen, offset: int) -> FileState:
+    """A file seen for the first time, ``offset`` bytes of it taken as consumed: its
+    identity (inode, generation, mtime) is recorded at once, not at its first read."""
+    return FileState(
+        s.key, offset, size=offset, live=s.live, gz=s.gz, mtime_ns=s.mtime_ns, gen=s.gen
+    )
 
 
 def _copytruncate(path: Path, copy: Path) -> Gap:

@@ -15,6 +15,7 @@ from streaming.follow import Follower
 from streaming.framing import OVERLONG
 from streaming.identity import Position, inode_generation
 from streaming.inputs import read_whole, rotated_set
+from tests.streaming.test_follow_exactly_once import ExactlyOnceMachine
 
 
 def read_then_stop(p, **kw) -> Position:
@@ -562,3 +563,42 @@ def test_a_restart_does_not_decompress_known_gz_again(tmp_path, monkeypatch):
     monkeypatch.setattr(follow, "gz_scan", lambda fd: scans.append(fd) or real(fd))
     assert poll_all(Follower(p, pos)) == ([], [])
     assert scans == []
+
+
+def test_a_gz_not_read_in_its_first_poll_is_read_later(tmp_path):
+    """The budget runs out before a new .gz: it is read at the next poll."""
+    p = tmp_path / "log"
+    (tmp_path / "log.2").write_bytes(b"x" * 9 + b"\n" * 1 + b"a" * 5000 + b"\n")
+    (tmp_path / "log.1.gz").write_bytes(gzip.compress(b"gz1\ngz2\n"))
+    p.write_bytes(b"live\n")
+    f = Follower(p, max_poll_bytes=1024)
+    frames = []
+    while True:
+        b = f.poll()
+        frames += b.frames
+        if not b.more:
+            break
+    assert frames == [b"x" * 9, b"a" * 5000, b"gz1", b"gz2", b"live"]
+
+
+def test_copytruncate_after_a_file_moved_away_and_deleted_reads_nothing_twice(tmp_path):
+    """The held descriptor of a file that was cut and moved away is a new file; once
+    it is deleted its inode number may go to the next copy, which must not be taken
+    for it (the reproduction of a state-machine run)."""
+    m = ExactlyOnceMachine()
+    try:
+        m.poll()
+        m.copytruncate()
+        m.make_unreadable()
+        m.replace_by_directory()
+        m.poll()
+        m.restore_from_directory()
+        m.delete_and_recreate(clone=0)
+        m.make_readable()
+        m.poll()
+        m.copytruncate()
+        m.poll()
+        assert m.delivered == m.written
+        m.only_announced_gaps()
+    finally:
+        m.teardown()
