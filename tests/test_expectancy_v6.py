@@ -13,8 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import execution.intel.expectancy_v6 as ev6
-import execution.intel.stats as stats_mod
 from execution.intel.expectancy_v6 import (
     EngineStateError,
     ExpectancyEngine,
@@ -34,13 +32,18 @@ from tests.intel.builders import (
     trades_r,
     validator,
 )
+from tests.intel.oracle import expectancy_surfaces as oracle
 from tests.support import ROOT
 
 SAMPLE = ROOT / "logs" / "samples" / "router_metrics.jsonl.gz"
 
 
 def surfaces(events, windows=("all",), **kw):
-    return expectancy_surfaces(events, windows=windows, generated_at=0.0, **kw)
+    """The engine's document, checked against the oracle's."""
+    events = list(events)
+    got = expectancy_surfaces(events, windows=windows, generated_at=0.0, **kw)
+    assert_close(got, oracle(events, windows=windows, generated_at=0.0, **kw))
+    return got
 
 
 def group(doc, window="all", dim="symbols", key="BTCUSDT"):
@@ -295,7 +298,7 @@ class TestInputs:
 
 class TestDocument:
     def test_sample_validates_and_has_no_sentinels(self):
-        doc = expectancy_surfaces(load_lines(SAMPLE), scratch_epsilon_r=0.05)
+        doc = surfaces(load_lines(SAMPLE), windows=("all", "50t", "7d"), scratch_epsilon_r=0.05)
         validator("expectancy_v6.schema.json").validate(doc)
         assert_no_sentinels(doc)
         for w in doc["windows"].values():
@@ -348,7 +351,7 @@ def test_streaming_equals_batch_in_any_chunking_with_restores(lines, cuts, resto
     cuts = [c % (len(data) + 1) for c in cuts]
     engine = _stream(data, cuts, restores)
     frames, _, _ = split_lines(data, skipping=False, max_line_bytes=4096)
-    want = expectancy_surfaces(frames, windows=WINDOWS, scratch_epsilon_r=0.05, generated_at=1.0)
+    want = oracle(frames, windows=WINDOWS, scratch_epsilon_r=0.05, generated_at=1.0)
     assert_close(engine.document(generated_at=1.0), want)
 
 
@@ -364,9 +367,7 @@ def test_streaming_equals_batch_on_the_sample():
         state = json.loads(json.dumps(engine.to_state()))
         engine = ExpectancyEngine(("all", "50t", "7d"), scratch_epsilon_r=0.05)
         engine.restore(state)
-    want = expectancy_surfaces(
-        lines, windows=("all", "50t", "7d"), scratch_epsilon_r=0.05, generated_at=1.0
-    )
+    want = oracle(lines, windows=("all", "50t", "7d"), scratch_epsilon_r=0.05, generated_at=1.0)
     assert_close(engine.document(generated_at=1.0), want)
 
 
@@ -390,21 +391,18 @@ def test_duplicate_ids_are_caught_across_a_restore():
 
 @given(event_log(max_events=120), st.lists(st.integers(1, 40), max_size=8))
 def test_columnar_batches_equal_event_by_event(lines, sizes):
-    """The micro-batch path (every batch and group vectorised) gives the document of
-    feeding the same lines one at a time."""
+    """Blocks of any sizes give the document of blocks of one event each (every
+    event merged into its groups' tables on its own)."""
     one = ExpectancyEngine(WINDOWS, scratch_epsilon_r=0.05)
     for ln in lines:
-        one.feed(ln)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ev6, "BATCH_MIN", 1)
-        mp.setattr(stats_mod, "VECTOR_MIN", 1)
-        batched = ExpectancyEngine(WINDOWS, scratch_epsilon_r=0.05)
-        i = 0
-        for n in itertools.cycle(sizes or [len(lines) or 1]):
-            if i >= len(lines):
-                break
-            batched.feed_many(lines[i : i + n])
-            i += n
+        one.feed_many([ln])
+    batched = ExpectancyEngine(WINDOWS, scratch_epsilon_r=0.05)
+    i = 0
+    for n in itertools.cycle(sizes or [len(lines) or 1]):
+        if i >= len(lines):
+            break
+        batched.feed_many(lines[i : i + n])
+        i += n
     assert_close(batched.document(generated_at=1.0), one.document(generated_at=1.0))
 
 

@@ -34,12 +34,15 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
 from msgspec import Meta
 
-from streaming.decode import DEFAULT_DEDUP_HORIZON, LineDecoder, Reject
+from streaming.decode import DEFAULT_DEDUP_HORIZON, LineDecoder, Reject, Skip, classify
+from streaming.framing import OVERLONG
+from streaming.jsonsafe import check_finite
 
 UNKNOWN = "unknown"
 OrderStatus = Literal["FILLED", "PARTIALLY_FILLED", "CANCELED", "REJECTED", "EXPIRED"]
@@ -164,3 +167,31 @@ def make_decoder(dedup_horizon: int | None = DEFAULT_DEDUP_HORIZON) -> LineDecod
         dedup_horizon=dedup_horizon,
         check=range_rejects,
     )
+
+
+def to_event(
+    raw: Any, decoder: Callable[[bytes], Event | Reject | Skip] | None = None
+) -> Event | Reject | Skip:
+    """An event dict, a typed record or one raw line → an event, reject or skip."""
+    if isinstance(raw, Order | Trade):
+        return raw
+    if isinstance(raw, bytes | bytearray | memoryview):
+        if decoder is None:
+            raise TypeError("raw lines need a decoder")
+        return decoder(bytes(raw))
+    if raw is OVERLONG:
+        return Reject("over_long", "line longer than the limit")
+    if not isinstance(raw, Mapping):
+        return Reject("not_object", f"expected an object, got {type(raw).__name__}")
+    try:
+        check_finite(raw)
+    except ValueError as exc:
+        return Reject("non_finite", str(exc))
+    except RecursionError:
+        return Reject("too_deep", "nesting too deep")
+    try:
+        event: Event = msgspec.convert(raw, Event)
+    except msgspec.ValidationError as exc:
+        return classify(exc, b"", "event")
+    bad = range_rejects([event])
+    return bad[0][1] if bad else event

@@ -27,7 +27,7 @@ The decoder's numeric policy keeps every sum and mean finite; a ratio of finite
 figures can still overflow (a profit of 1e15 over a loss of 5e-324): such a figure is
 ``null`` with the reason ``"out of range"``.
 
->>> from execution.intel.stats import Sufficient
+>>> from execution.intel.folds import Sufficient
 >>> f = figures(Sufficient(trades=2, wins=1, losses=1, r_trades=2, sum_r=1.0, mean_r=0.5,
 ...                        var_r=4.5, max_drawdown_r=1.0, pnl_usd=50.0), dd_penalty=1.0)
 >>> f["hit_rate"], f["avg_r"], f["dd_expectancy"], round(f["sqn"], 6)
@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from execution.intel.stats import Sufficient
+from execution.intel.folds import Sufficient
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 

@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from benchmarks.generate import events
-from execution.intel.expectancy_v6 import ExpectancyEngine, expectancy_surfaces
+from execution.intel.expectancy_v6 import ExpectancyEngine
+from tests.intel.oracle import expectancy_surfaces
 from execution.state_publish import EXPECTANCY_FILE, publish_intel
 from streaming.checkpoint import CheckpointError, CheckpointStore
 from streaming.framing import split_lines

@@ -9,7 +9,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from execution.intel.expectancy_v6 import ExpectancyEngine, expectancy_surfaces
+from execution.intel.expectancy_v6 import ExpectancyEngine
+from tests.intel.oracle import expectancy_surfaces
 from tests.intel.builders import BAD_LINES, T0, assert_close, good_event, line
 
 WINDOWS = ("all", "3t", "1h")

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from execution.intel import events as ev
-from execution.intel.expectancy_v6 import ExpectancyEngine, expectancy_surfaces
+from execution.intel.expectancy_v6 import ExpectancyEngine
+from tests.intel.oracle import expectancy_surfaces
 from execution.intel.runner import replay
 from streaming.checkpoint import CheckpointStore
 from streaming.decode import REJECT_REASONS

@@ -1,32 +1,26 @@
-"""Compensated summation: the one owner of every sum the accumulators fold.
+"""Compensated summation: the one owner of every sum the folds keep.
 
 A sum is held as a pair ``(hi, lo)`` of floats whose exact sum is the running total
 to about twice the working precision: plain float addition drops the low-order
 bits that cancellation later exposes (1e12 − 1e12 + 298 × 0.1), the pair keeps them.
 Every path that builds or combines a sum goes through this module, so they agree:
 
-* one value at a time: :meth:`CompensatedSum.update` (Neumaier's two-sum);
 * a block at once: :func:`block_sum` — numpy's running sum is the exact sequence of
   rounded partial sums, so each step's rounding error follows from two of them by
   Knuth's error-free two-sum, vectorised, and the errors are summed apart
   (Ogita, Rump and Oishi's Sum2); :func:`padded_sums` does the same for each row
   of a padded 2-D block, :func:`prefix_sums` gives every running total of a path;
-* two sums: :meth:`CompensatedSum.merge` (two-sum of the high parts, the low parts
-  added).
+* two sums (or two arrays of sums, row by row): :func:`two_sum` of the high parts,
+  the low parts added (the folds' ``merge``).
 
 Each agrees with the exactly rounded ``math.fsum`` within ε·|Σx| + n²ε²·Σ|x| (ε =
 2⁻⁵³), which is 1e-9 relative to the sum, or to the data's magnitude where the sum
 cancels to about nothing. The pair is exact only while no partial sum overflows:
 the decoder's numeric policy bounds every summed value (``docs/numerics.md``).
 
->>> s = CompensatedSum()
->>> for x in [1e16, 1.0, -1e16]:
-...     s.update(x)
->>> s.result
-1.0
->>> sum([1e16, 1.0, -1e16])
-0.0
->>> import numpy as np
+import numpy as np
+>>> sum(block_sum(np.array([1e16, 1.0, -1e16]))), sum([1e16, 1.0, -1e16])
+(1.0, 0.0)
 >>> xs = np.array([1e12, -1e12] + [0.1] * 298)
 >>> float(xs.sum()), sum(block_sum(xs))
 (29.799609374999996, 29.8)
@@ -34,18 +28,17 @@ the decoder's numeric policy bounds every summed value (``docs/numerics.md``).
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from streaming.stats.base import Accumulator
-
 Floats = npt.NDArray[np.float64]
 
 
-def two_sum(a: float, b: float) -> tuple[float, float]:
-    """``(s, e)`` with ``s = fl(a + b)`` and ``a + b = s + e`` exactly (Knuth)."""
+def two_sum(a: Any, b: Any) -> tuple[Any, Any]:
+    """``(s, e)`` with ``s = fl(a + b)`` and ``a + b = s + e`` exactly (Knuth); floats
+    or arrays of them, element by element."""
     s = a + b
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)
@@ -96,61 +89,3 @@ def prefix_sums(xs: Floats) -> tuple[Floats, Floats, Floats]:
     path = partial.copy()
     path[..., 1:] += errors
     return path, partial[..., -1:], errors[..., -1:]
-
-
-def add_compensated(total: float, comp: float, x: float) -> tuple[float, float]:
-    """One Neumaier step: ``x`` added to the running ``total``, its rounding error to
-    ``comp``. Every per-event sum in ``streaming.stats`` takes this step.
-
-    >>> add_compensated(1e16, 0.0, 1.0)
-    (1e+16, 1.0)
-    """
-    t = total + x
-    if abs(total) >= abs(x):
-        return t, comp + ((total - t) + x)
-    return t, comp + ((x - t) + total)
-
-
-class CompensatedSum(Accumulator[float, float]):
-    """A sum as ``(total, comp)``: ``result = total + comp``."""
-
-    __slots__ = ("comp", "total")
-
-    def __init__(self, total: float = 0.0, comp: float = 0.0) -> None:
-        self.total = total
-        self.comp = comp
-
-    def update(self, x: float) -> None:
-        self.total, self.comp = add_compensated(self.total, self.comp, x)
-
-    @classmethod
-    def of_block(cls, xs: Floats) -> Self:
-        """The sum of a block of values (:func:`block_sum`)."""
-        return cls(*block_sum(xs))
-
-    @classmethod
-    def of_padded(cls, xs: Floats) -> list[Self]:
-        """:meth:`of_block` of each row of ``xs`` (blocks padded with 0), in one pass."""
-        his, los = padded_sums(xs)
-        return [cls(hi, lo) for hi, lo in zip(his.tolist(), los.tolist(), strict=True)]
-
-    def negated(self) -> Self:
-        """The sum of the negated values (exact)."""
-        return type(self)(-self.total, -self.comp)
-
-    def merge(self, other: Self) -> None:
-        # Add the other's high part exactly; the low-order parts simply add up.
-        self.total, err = two_sum(self.total, other.total)
-        self.comp += other.comp + err
-
-    @property
-    def result(self) -> float:
-        return self.total + self.comp
-
-    def to_state(self) -> list[float]:
-        return [self.total, self.comp]
-
-    @classmethod
-    def from_state(cls, state: list[float]) -> Self:
-        total, comp = state
-        return cls(float(total), float(comp))

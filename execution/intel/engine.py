@@ -1,0 +1,404 @@
+"""The streaming engine: lines or events in, an ``expectancy_v6`` document at any
+moment, its whole state as plain data for checkpoints.
+
+An event's path: the decoder (:func:`~execution.intel.events.make_decoder`) turns a
+line into a typed event or a counted reject and drops duplicate ids; the engine
+numbers its groups (one code per symbol, strategy, policy and regime, admitted
+up to ``max_groups`` per grouping), turns each batch into columns once
+(:mod:`execution.intel.folds`) and hands one :class:`~streaming.windows.Block` per
+side (trades, orders) to every window (:mod:`streaming.windows`). A read folds
+the windows' tables into records and the document (:mod:`execution.intel.document`).
+
+Events fed one at a time wait in a short pending list and enter as one block at
+the next batch, read or checkpoint: there is one fold path, the block.
+
+>>> lines = [
+...     b'{"event":"trade","ts":1,"symbol":"BTCUSDT","trade_id":"a","pnl_usd":20,"risk_usd":10}',
+...     b'{"event":"trade","ts":2,"symbol":"BTCUSDT","trade_id":"b","pnl_usd":-10,"risk_usd":10}',
+...     b'not json',
+... ]
+>>> engine = ExpectancyEngine(windows=["all", "1t"])
+>>> engine.feed_many(lines)
+>>> doc = engine.document(generated_at=0.0)
+>>> btc = doc["windows"]["all"]["symbols"]["BTCUSDT"]
+>>> btc["trades"], btc["hit_rate"], btc["avg_r"], btc["max_drawdown_r"], btc["dd_expectancy"]
+(2, 0.5, 0.5, 1.0, 0.0)
+>>> doc["windows"]["1t"]["symbols"]["BTCUSDT"]["avg_r"], doc["inputs"]["reject_reasons"]
+(-1.0, {'not_json': 1})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
+from typing import Any, Final
+
+import numpy as np
+
+from execution.config import IntelConfig
+from execution.intel.document import DIMENSIONS, Inputs, build_document
+from execution.intel.events import Event, Order, Trade, make_decoder, to_event
+from execution.intel.folds import (
+    ORDERS,
+    FoldPolicy,
+    Sufficient,
+    order_columns,
+    present,
+    records,
+    trade_columns,
+    trade_fold,
+)
+from execution.intel.lookback import parse_windows
+from streaming.decode import RecentIds, Reject, Skip
+from streaming.fold import Ints, Segments, grow
+from streaming.framing import OVERLONG, Frame
+from streaming.windows import Block, WindowKind, window
+
+STATE_VERSION: Final = 2
+# Events fed one at a time are folded as one block once this many wait.
+PENDING_MAX: Final = 4096
+_CELL: Final = attrgetter("symbol", "strategy", "policy", "regime")
+
+
+class EngineStateError(ValueError):
+    """A saved engine state that does not fit this engine (other windows, policy)."""
+
+
+class Groups:
+    """The groups of each grouping: key → id in order of first sight, at most
+    ``limit`` per grouping. Ids are shared by all groupings (the tables hold every
+    group of every grouping), so one fold pass covers the four groupings."""
+
+    __slots__ = ("ids", "limit", "names", "total")
+
+    def __init__(
+        self,
+        limit: int,
+        names: Sequence[Sequence[str]] | None = None,
+        ids: Sequence[Sequence[int]] | None = None,
+    ) -> None:
+        self.limit = limit
+        self.names = [list(n) for n in names] if names else [[] for _ in DIMENSIONS]
+        if ids is None:  # numbered grouping after grouping
+            starts = np.cumsum([0, *map(len, self.names)]).tolist()
+            ids = [range(a, a + len(n)) for a, n in zip(starts, self.names, strict=False)]
+        self.ids = [
+            dict(zip(n, map(int, i), strict=True)) for n, i in zip(self.names, ids, strict=True)
+        ]
+        self.total = sum(map(len, self.names))
+
+    def fits(self, cells: Iterable[tuple[str, ...]]) -> bool:
+        """Whether the groups of ``cells`` fit under the limit in every grouping."""
+        cells = list(cells)
+        return all(
+            len(known) + len({c[d] for c in cells} - known.keys()) <= self.limit
+            for d, known in enumerate(self.ids)
+        )
+
+    def admit(self, cell: tuple[str, ...]) -> bool:
+        """Take one event's groups, or refuse them all when one would be one too many."""
+        for key, known in zip(cell, self.ids, strict=True):
+            if key not in known and len(known) >= self.limit:
+                return False
+        self.code(cell)
+        return True
+
+    def code(self, cell: Sequence[str]) -> list[int]:
+        """The id of each of ``cell``'s groups (one per grouping), new ones added."""
+        return [self._id(d, key) for d, key in enumerate(cell)]
+
+    def _id(self, d: int, key: str) -> int:
+        known = self.ids[d]
+        i = known.get(key)
+        if i is None:
+            i = known[key] = self.total
+            self.total += 1
+            self.names[d].append(key)
+        return i
+
+    def rows(self, d: int) -> Ints:
+        """The ids of grouping ``d``'s groups, in the order of ``names[d]``."""
+        known = self.ids[d]
+        return np.array([known[k] for k in self.names[d]], dtype=np.int64)
+
+    def remap(self, other: Groups) -> Ints:
+        """This one's id of each of ``other``'s groups (new ones added here)."""
+        out = np.zeros(other.total, dtype=np.int64)
+        for d, names in enumerate(other.names):
+            theirs = other.ids[d]
+            for k in names:
+                out[theirs[k]] = self._id(d, k)
+        return out
+
+    def to_state(self) -> dict[str, Any]:
+        ids = [[known[k] for k in n] for n, known in zip(self.names, self.ids, strict=True)]
+        return {"names": self.names, "ids": ids}
+
+
+def _grouped(events: Sequence[Event], groups: Groups) -> Ints:
+    """Each event's group id in each grouping: the ids of grouping 0 for every
+    event, then those of grouping 1, … (the events' cells numbered once)."""
+    number: defaultdict[tuple[str, ...], int] = defaultdict(itertools.count().__next__)
+    cells = np.fromiter(map(number.__getitem__, map(_CELL, events)), np.int64, len(events))
+    luts = np.array([groups.code(c) for c in number], dtype=np.int64).reshape(-1, len(DIMENSIONS))
+    return luts[cells].T.ravel()
+
+
+class ExpectancyEngine:
+    """Feed lines or events, read a document at any moment (module docstring)."""
+
+    __slots__ = ("_inputs", "_pending", "_sides", "decoder", "groups", "policy", "windows")
+
+    def __init__(
+        self,
+        windows: Iterable[str] = ("all", "50t", "7d"),
+        *,
+        dd_penalty: float = 1.0,
+        scratch_epsilon_r: float = 0.0,
+        dedup_horizon: int = 100_000,
+        max_groups: int = 20_000,
+    ) -> None:
+        self.policy = FoldPolicy(scratch_epsilon_r, dd_penalty, dedup_horizon, max_groups)
+        self.windows = parse_windows(windows)
+        self.decoder = make_decoder(dedup_horizon)
+        self._inputs = Inputs()
+        self.groups = Groups(max_groups)
+        self._pending: list[Event] = []
+        trades = trade_fold(scratch_epsilon_r)
+        self._sides: list[tuple[WindowKind, WindowKind]] = [
+            (
+                window(trades, trades=w.trades, seconds=w.seconds),
+                window(ORDERS, trades=w.trades, seconds=w.seconds),
+            )
+            for w in self.windows
+        ]
+
+    @classmethod
+    def from_config(
+        cls, cfg: IntelConfig, windows: Iterable[str] | None = None
+    ) -> ExpectancyEngine:
+        """The configured engine; ``windows`` overrides the configured ones. The score
+        window is always included."""
+        specs = list(windows) if windows else list(cfg.windows)
+        return cls(
+            [*specs, cfg.score.window],
+            dd_penalty=cfg.dd_penalty,
+            scratch_epsilon_r=cfg.scratch_epsilon_r,
+            dedup_horizon=cfg.dedup_horizon,
+            max_groups=cfg.max_groups,
+        )
+
+    @property
+    def inputs(self) -> Inputs:
+        """What the input held so far (pending events counted)."""
+        self._flush()
+        return self._inputs
+
+    @property
+    def eps(self) -> float:
+        return self.policy.scratch_epsilon_r
+
+    @property
+    def max_groups(self) -> int:
+        return self.policy.max_groups
+
+    # --- input --------------------------------------------------------------------------
+
+    def feed(self, frame: Frame) -> None:
+        """One line (without its newline) or an over-long marker."""
+        e = to_event(frame, self.decoder.decode)
+        if isinstance(e, Reject | Skip):
+            self._inputs.count(e)
+        else:
+            self.apply(e)
+
+    def feed_many(self, frames: Iterable[Frame]) -> None:
+        """Many lines: each is applied, rejected or skipped as by :meth:`feed`."""
+        batch = frames if isinstance(frames, list) else list(frames)
+        overlong = batch.count(OVERLONG)
+        if overlong:
+            self._inputs.rejected["over_long"] += overlong
+            batch = [f for f in batch if f is not OVERLONG]
+        events, outcomes = self.decoder.decode_many(batch)  # type: ignore[arg-type]
+        for outcome in outcomes:
+            self._inputs.count(outcome)
+        if len(self._pending) + len(events) < PENDING_MAX:
+            self._pending += events  # folded with the next block, read or checkpoint
+        else:
+            self.apply_many(events)
+
+    def apply(self, e: Event) -> None:
+        """One valid event (already de-duplicated), folded with the next block."""
+        self._pending.append(e)
+        if len(self._pending) >= PENDING_MAX:
+            self._flush()
+
+    def apply_many(self, events: Sequence[Event]) -> None:
+        """Valid events in arrival order, as one block (after any pending ones). An
+        event one of whose groups would be one more than ``max_groups`` in its
+        grouping is rejected as too_many_groups."""
+        if self._pending:
+            events = [*self._pending, *events]
+            self._pending = []
+        if not events:
+            return
+        if not self.groups.fits(map(_CELL, events)):
+            admitted = [e for e in events if self.groups.admit(_CELL(e))]
+            self._inputs.rejected["too_many_groups"] += len(events) - len(admitted)
+            events = admitted
+            if not events:
+                return
+        codes = _grouped(events, self.groups).reshape(len(DIMENSIONS), -1)
+        is_trade = np.fromiter((type(e) is Trade for e in events), np.bool_, len(events))
+        trades = [e for e in events if type(e) is Trade]
+        orders = [e for e in events if type(e) is Order]
+        self._inputs.saw_many(len(trades), len(orders), max(map(attrgetter("ts"), events)))
+        copies = len(DIMENSIONS)  # each event once per grouping
+        for side, (mask, columns) in enumerate(
+            ((is_trade, trade_columns(trades)), (~is_trade, order_columns(orders)))
+        ):
+            if not mask.any():
+                continue
+            side_codes = codes[:, mask].ravel()
+            tiled = {k: np.tile(v, copies) for k, v in columns.items()}
+            block = Block(tiled["ts"], tiled, side_codes, Segments(side_codes), self.groups.total)
+            for pair in self._sides:
+                pair[side].absorb(block)
+
+    def _flush(self) -> None:
+        if self._pending:
+            self.apply_many(())
+
+    def note_gaps(self, n: int) -> None:
+        self._inputs.gaps += n
+
+    # --- combining ----------------------------------------------------------------------
+
+    def _check_same(self, windows: Sequence[str], policy: Mapping[str, Any]) -> None:
+        specs = [w.spec for w in self.windows]
+        if list(windows) != specs:
+            raise EngineStateError(f"state has windows {list(windows)}, the configuration {specs}")
+        mine = {"scratch_epsilon_r": self.eps}
+        theirs = {k: policy.get(k) for k in mine}
+        if theirs != mine:
+            raise EngineStateError(f"state has policy {theirs}, the configuration {mine}")
+
+    def merge(self, other: ExpectancyEngine) -> None:
+        """Absorb another engine's input, which came after this one's (so engines over
+        consecutive parts of a log fold in parallel and combine in order). Duplicate
+        ids *across* the two are not looked for: the caller makes sure the other's
+        first ids are not among this one's recent ids, as
+        :func:`~execution.intel.runner.replay` does."""
+        self._check_same([w.spec for w in other.windows], {"scratch_epsilon_r": other.eps})
+        self._flush()
+        other._flush()
+        self._inputs.merge(other._inputs)
+        self.decoder.recent.merge(other.decoder.recent)
+        remap = self.groups.remap(other.groups)
+        for mine, theirs in zip(self._sides, other._sides, strict=True):
+            for side in (0, 1):
+                mine[side].merge(theirs[side], remap, self.groups.total)  # type: ignore[arg-type]
+
+    def mergeable(self, other: ExpectancyEngine) -> bool:
+        """Whether :meth:`merge` of ``other`` equals feeding its input after this one's
+        as far as group limits go: it rejected no event for a group limit, and its
+        groups fit with this one's under ``max_groups`` in every grouping."""
+        if other.inputs.rejected.get("too_many_groups", 0):
+            return False
+        return all(
+            len(mine) + len(set(theirs) - mine.keys()) <= self.max_groups
+            for mine, theirs in zip(self.groups.ids, other.groups.names, strict=True)
+        )
+
+    def forget(self, watermark: float) -> None:
+        """Drop time-window events that no document at ``watermark`` or later can
+        show: for an engine over an early part of a log that is known to reach at
+        least that event time, before its state travels to the merge."""
+        self._flush()
+        for pair in self._sides:
+            for w in pair:
+                w.forget(watermark)
+
+    @property
+    def recent_ids(self) -> RecentIds:
+        """The ids within the de-duplication horizon."""
+        return self.decoder.recent
+
+    def __getstate__(self) -> dict[str, Any]:
+        self._flush()
+        state = {name: getattr(self, name) for name in self.__slots__ if name != "decoder"}
+        return {**state, "recent": self.decoder.recent}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        recent: RecentIds = state.pop("recent")
+        for name, value in state.items():
+            setattr(self, name, value)
+        self.decoder = make_decoder(recent.horizon)
+        self.decoder.recent = recent
+
+    # --- output -------------------------------------------------------------------------
+
+    def sufficient(self) -> dict[str, dict[str, dict[str, Sufficient]]]:
+        """Per window and grouping, each group's record (groups with events in view)."""
+        self._flush()
+        wm = self._inputs.watermark
+        trades, orders = trade_fold(self.eps), ORDERS
+        out: dict[str, dict[str, dict[str, Sufficient]]] = {}
+        total = self.groups.total
+        for w, (tw, ow) in zip(self.windows, self._sides, strict=True):
+            t = trades.read(grow(trades, tw.read(wm), total))
+            o = orders.read(grow(orders, ow.read(wm), total))
+            seen = present(t, o)
+            per_dim: dict[str, dict[str, Sufficient]] = {}
+            for d, dim in enumerate(DIMENSIONS):
+                ids = self.groups.rows(d)
+                kept = seen[ids]
+                names = [n for n, k in zip(self.groups.names[d], kept.tolist(), strict=True) if k]
+                per_dim[dim] = dict(zip(names, records(t, o, ids[kept]), strict=True))
+            out[w.spec] = per_dim
+        return out
+
+    def document(self, generated_at: float | None = None) -> dict[str, Any]:
+        return build_document(
+            self.sufficient(),
+            self.windows,
+            self._inputs,
+            dd_penalty=self.policy.dd_penalty,
+            scratch_epsilon_r=self.eps,
+            generated_at=generated_at,
+            warnings=self._inputs.warnings(self.max_groups),
+        )
+
+    # --- state --------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        self._flush()
+        return {
+            "version": STATE_VERSION,
+            "windows": [w.spec for w in self.windows],
+            "policy": dataclasses.asdict(self.policy),
+            "inputs": self._inputs.to_state(),
+            "recent_ids": self.decoder.recent.to_state(),
+            "groups": self.groups.to_state(),
+            "surfaces": [{"trades": t.to_state(), "orders": o.to_state()} for t, o in self._sides],
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`to_state` output of an engine with the same windows
+        and scratch epsilon; anything else is an :class:`EngineStateError`."""
+        if state.get("version") != STATE_VERSION:
+            raise EngineStateError(
+                f"engine state version {state.get('version')!r} is not supported "
+                f"(this engine reads version {STATE_VERSION}; replay the log to rebuild it)"
+            )
+        self._check_same(state["windows"], state["policy"])
+        self._inputs = Inputs.from_state(state["inputs"])
+        self.decoder.recent = RecentIds.from_state(state["recent_ids"])
+        self.groups = Groups(self.max_groups, state["groups"]["names"], state["groups"]["ids"])
+        self._pending = []
+        for (t, o), s in zip(self._sides, state["surfaces"], strict=True):
+            t.restore(s["trades"])
+            o.restore(s["orders"])

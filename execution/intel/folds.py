@@ -1,0 +1,265 @@
+"""The two domain folds, declared once: closed trades and order outcomes.
+
+A block of events becomes columns (:func:`trade_columns`, :func:`order_columns`);
+:data:`TRADES` and :data:`ORDERS` are :class:`~streaming.kernels.Composite` folds
+over them, so the engine, its windows and the checkpoints all go through the one
+protocol of :mod:`streaming.fold`. The win / loss / scratch rule is
+:func:`classify`, the only place it is written: the folds derive their flags
+with it and the test oracle calls it on plain lists.
+
+:func:`records` reads a pair of tables (trades, orders of the same groups) into
+one :class:`Sufficient` record per group, from which
+:func:`execution.intel.figures.figures` derives the published figures.
+
+>>> import numpy as np
+>>> from streaming.fold import Segments
+>>> cols = {"pnl": np.array([20.0, -10.0, 0.1]), "risk": np.full(3, 10.0)}
+>>> cols["r"] = cols["pnl"] / cols["risk"]
+>>> seg = Segments(np.zeros(3, dtype=np.int64))
+>>> from streaming.fold import empty
+>>> trades = trade_fold(0.05).read(trade_fold(0.05).fold_block(cols, seg))
+>>> s, = records(trades, ORDERS.read(empty(ORDERS, 1)), np.array([0]))
+>>> s.trades, s.wins, s.losses, s.scratches, s.sum_r, s.max_drawdown_r
+(3, 2, 1, 1, 1.01, 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache, partial
+from itertools import repeat
+from operator import attrgetter
+from typing import Any, Final
+
+import numpy as np
+
+from execution.intel.events import Order, Trade
+from streaming.fold import Bools, Columns, Floats, Ints, Table
+from streaming.kernels import Composite, Count, Moments, Path, Run, Sum
+
+
+@dataclass(frozen=True, slots=True)
+class FoldPolicy:
+    """Every threshold the folds and the document use, passed in (never a global).
+
+    ``scratch_epsilon_r``: a trade with |R| below it is a scratch; ``dd_penalty``:
+    the weight of the drawdown in ``dd_expectancy``; ``dedup_horizon``: ids held for
+    de-duplication; ``max_groups``: distinct groups per grouping."""
+
+    scratch_epsilon_r: float = 0.0
+    dd_penalty: float = 1.0
+    dedup_horizon: int = 100_000
+    max_groups: int = 20_000
+
+
+def classify(pnl: Any, r: Any, eps: float) -> tuple[Any, Any, Any]:
+    """(win, loss, scratch) of trades: pnl above / below 0, and |R| below ``eps``
+    (never when R is unknown: NaN). Arrays or single floats alike."""
+    with np.errstate(invalid="ignore"):
+        return np.greater(pnl, 0), np.less(pnl, 0), np.less(np.abs(r), eps)
+
+
+def _derive_trades(eps: float, c: Columns) -> Columns:
+    pnl, r = c["pnl"], c["r"]
+    win, loss, scratch = classify(pnl, r, eps)
+    has_r = ~np.isnan(r)
+    return {
+        "pnl": pnl,
+        "neg_pnl": -pnl,
+        "r": r,
+        "risk": c["risk"],
+        "win": win,
+        "loss": loss,
+        "scratch": scratch,
+        "decisive": win & ~scratch,
+        "has_r": has_r,
+        "has_risk": ~np.isnan(c["risk"]),
+        "win_r": has_r & win,
+        "loss_r": has_r & loss,
+    }
+
+
+@cache
+def trade_fold(eps: float) -> Composite:
+    """The statistics of closed trades under scratch band ``eps``."""
+    return Composite(
+        [
+            ("trades", Count()),
+            ("wins", Count("win")),
+            ("losses", Count("loss")),
+            ("scratches", Count("scratch")),
+            ("decisive", Count("decisive")),
+            ("risked", Count("has_risk")),
+            ("pnl", Sum("pnl")),
+            ("profit", Sum("pnl", "win")),
+            ("loss", Sum("neg_pnl", "loss")),
+            ("risk_pnl", Sum("pnl", "has_risk")),
+            ("risk", Sum("risk", "has_risk")),
+            ("r", Moments("r", "has_r")),
+            ("win_r", Moments("r", "win_r")),
+            ("loss_r", Moments("r", "loss_r")),
+            ("dd", Path("r", "has_r")),
+            ("streak", Run("loss")),
+        ],
+        partial(_derive_trades, eps),
+    )
+
+
+def _derive_orders(c: Columns) -> Columns:
+    slip, latency = c["slip"], c["latency"]
+    has_slip = ~np.isnan(slip)
+    return {
+        **c,
+        "has_slip": has_slip,
+        "slip_cost": slip * c["notional"] / 1e4,
+        "has_latency": ~np.isnan(latency),
+    }
+
+
+ORDERS: Final = Composite(
+    [
+        ("orders", Count()),
+        ("fills", Count("filled")),
+        ("maker", Count("maker")),
+        ("fallbacks", Count("fallback")),
+        ("rejects", Count("rejected")),
+        ("slippage", Moments("slip", "has_slip")),
+        ("slip_cost", Sum("slip_cost", "has_slip")),
+        ("notional", Sum("notional")),
+        ("latency", Moments("latency", "has_latency")),
+    ],
+    _derive_orders,
+)
+
+
+# --- events → columns ---------------------------------------------------------------------
+
+
+def _column(xs: Sequence[Any], field: str) -> Floats:
+    """A float field of each record (None → NaN)."""
+    return np.array(list(map(attrgetter(field), xs)), dtype=np.float64)
+
+
+def _required(xs: Sequence[Any], field: str) -> Floats:
+    """A float field that every record has."""
+    return np.fromiter(map(attrgetter(field), xs), np.float64, len(xs))
+
+
+def trade_columns(trades: Sequence[Trade]) -> dict[str, Floats]:
+    """ts, pnl, R and risk of a block of trades; NaN where R or risk is unknown
+    (R is ``r_multiple`` when given, else pnl / risk)."""
+    pnl = _required(trades, "pnl_usd")
+    risk = _column(trades, "risk_usd")
+    given = _column(trades, "r_multiple")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(np.isnan(given), pnl / risk, given)
+    return {"ts": _required(trades, "ts"), "pnl": pnl, "r": r, "risk": risk}
+
+
+_STATUS: Final = {"FILLED": 1, "PARTIALLY_FILLED": 1, "REJECTED": 2}
+
+
+def order_columns(orders: Sequence[Order]) -> dict[str, Any]:
+    """ts, fill, maker fill, fallback fill, reject, slippage of a fill (NaN: none),
+    notional and latency (NaN: none) of a block of orders."""
+    status = np.fromiter(
+        map(_STATUS.get, map(attrgetter("status"), orders), repeat(0)), np.int8, len(orders)
+    )
+    filled = status == 1
+    return {
+        "ts": _required(orders, "ts"),
+        "filled": filled,
+        "maker": filled & _required(orders, "is_maker").astype(np.bool_),
+        "fallback": filled & _required(orders, "fallback").astype(np.bool_),
+        "rejected": status == 2,
+        "slip": np.where(filled, _column(orders, "slippage_bps"), np.nan),
+        "notional": _required(orders, "notional_usd"),
+        "latency": _column(orders, "latency_ms"),
+    }
+
+
+# --- tables → records -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sufficient:
+    """Everything the figures of one group under one window are computed from."""
+
+    trades: int = 0
+    wins: int = 0
+    losses: int = 0
+    scratches: int = 0  # trades with |R| < epsilon
+    decisive_wins: int = 0  # wins that are not scratches
+    pnl_usd: float = 0.0
+    gross_profit_usd: float = 0.0
+    gross_loss_usd: float = 0.0  # positive
+    risk_trades: int = 0
+    risk_pnl_usd: float = 0.0  # Σ pnl over trades with risk_usd
+    risk_usd: float = 0.0  # Σ risk_usd
+    r_trades: int = 0
+    sum_r: float = 0.0
+    mean_r: float | None = None
+    var_r: float | None = None  # sample variance, None below two
+    win_r_trades: int = 0
+    mean_win_r: float | None = None
+    loss_r_trades: int = 0
+    mean_loss_r: float | None = None
+    max_drawdown_r: float = 0.0
+    longest_loss_streak: int = 0
+    orders: int = 0
+    fills: int = 0
+    maker_fills: int = 0
+    fallbacks: int = 0
+    rejects: int = 0
+    slippage_fills: int = 0
+    mean_slippage_bps: float | None = None
+    slippage_cost_usd: float = 0.0  # Σ slippage_bps × notional / 1e4 over fills
+    notional_usd: float = 0.0
+    latency_orders: int = 0
+    mean_latency_ms: float | None = None
+
+
+# Sufficient field ← read column of the trade fold / the order fold
+_FROM_TRADES: Final = {
+    "trades": "trades.n", "wins": "wins.n", "losses": "losses.n", "scratches": "scratches.n",
+    "decisive_wins": "decisive.n", "pnl_usd": "pnl.sum", "gross_profit_usd": "profit.sum",
+    "gross_loss_usd": "loss.sum", "risk_trades": "risked.n", "risk_pnl_usd": "risk_pnl.sum",
+    "risk_usd": "risk.sum", "r_trades": "r.n", "sum_r": "dd.total", "mean_r": "r.mean",
+    "var_r": "r.var", "win_r_trades": "win_r.n", "mean_win_r": "win_r.mean",
+    "loss_r_trades": "loss_r.n", "mean_loss_r": "loss_r.mean",
+    "max_drawdown_r": "dd.max_drawdown", "longest_loss_streak": "streak.longest",
+}  # fmt: skip
+_FROM_ORDERS: Final = {
+    "orders": "orders.n", "fills": "fills.n", "maker_fills": "maker.n",
+    "fallbacks": "fallbacks.n", "rejects": "rejects.n", "slippage_fills": "slippage.n",
+    "mean_slippage_bps": "slippage.mean", "slippage_cost_usd": "slip_cost.sum",
+    "notional_usd": "notional.sum", "latency_orders": "latency.n",
+    "mean_latency_ms": "latency.mean",
+}  # fmt: skip
+
+
+def _plain(values: Any) -> list[Any]:
+    """Python numbers, NaN as None."""
+    out: list[Any] = values.tolist()
+    if values.dtype.kind == "f":
+        return [None if math.isnan(v) else v for v in out]
+    return out
+
+
+def records(trades: Table, orders: Table, rows: Ints) -> list[Sufficient]:
+    """The :class:`Sufficient` record of each of ``rows`` from the reads
+    (``fold.read``) of a trade table and an order table of the same groups."""
+    fields: dict[str, list[Any]] = {}
+    for read, sources in ((trades, _FROM_TRADES), (orders, _FROM_ORDERS)):
+        for name, column in sources.items():
+            fields[name] = _plain(read[column][rows])
+    names = list(fields)
+    return [Sufficient(**dict(zip(names, values, strict=True)))
+            for values in zip(*fields.values(), strict=True)]  # fmt: skip
+
+
+def present(trades: Table, orders: Table) -> Bools:
+    """Groups with at least one event (trade or order), from the two reads."""
+    return np.asarray((trades["trades.n"] > 0) | (orders["orders.n"] > 0))

@@ -1,0 +1,173 @@
+"""The batch oracle: each group's figures computed directly from its list of events,
+with none of the engine's machinery (no folds, no windows, no columns) but the one
+win / loss / scratch rule (:func:`~execution.intel.folds.classify`). The tests hold
+the engine to it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from execution.intel.document import DIMENSIONS, Inputs, build_document
+from execution.intel.engine import _CELL
+from execution.intel.events import Event, Order, Trade, event_id, make_decoder, to_event
+from execution.intel.folds import Sufficient, classify
+from execution.intel.lookback import Window, parse_windows
+from streaming.decode import DEFAULT_DEDUP_HORIZON, Reject, Skip
+
+DEFAULT_MAX_GROUPS = 20_000
+
+
+def _longest_run(flags: Iterable[bool]) -> int:
+    return max((len(list(g)) for k, g in itertools.groupby(flags) if k), default=0)
+
+
+def _max_drawdown(rs: Sequence[float]) -> float:
+    """The worst fall of the cumulative R path, each point its exactly rounded
+    running total."""
+    peak = worst = 0.0
+    for i in range(len(rs)):
+        here = math.fsum(rs[: i + 1])
+        peak = max(peak, here)
+        worst = max(worst, peak - here)
+    return worst
+
+
+def _mean(xs: Sequence[float]) -> float | None:
+    return math.fsum(xs) / len(xs) if xs else None
+
+
+def batch_sufficient(trades: Sequence[Trade], orders: Sequence[Order], eps: float) -> Sufficient:
+    """One group's record, computed directly from its event lists (the oracle)."""
+    rs = [t.r for t in trades if t.r is not None]
+    risked = [t for t in trades if t.risk_usd is not None]
+    # the engine's one rule, on plain values (R unknown: NaN, never a scratch)
+    scratch = [bool(classify(t.pnl_usd, math.nan if t.r is None else t.r, eps)[2]) for t in trades]
+    fills = [o for o in orders if o.filled]
+    slipped = [o for o in fills if o.slippage_bps is not None]
+    latencies = [o.latency_ms for o in orders if o.latency_ms is not None]
+    win_rs = [t.r for t in trades if t.pnl_usd > 0 and t.r is not None]
+    loss_rs = [t.r for t in trades if t.pnl_usd < 0 and t.r is not None]
+    return Sufficient(
+        trades=len(trades),
+        wins=sum(t.pnl_usd > 0 for t in trades),
+        losses=sum(t.pnl_usd < 0 for t in trades),
+        scratches=sum(scratch),
+        decisive_wins=sum(t.pnl_usd > 0 and not s for t, s in zip(trades, scratch, strict=True)),
+        pnl_usd=math.fsum(t.pnl_usd for t in trades),
+        gross_profit_usd=math.fsum(t.pnl_usd for t in trades if t.pnl_usd > 0),
+        gross_loss_usd=-math.fsum(t.pnl_usd for t in trades if t.pnl_usd < 0),
+        risk_trades=len(risked),
+        risk_pnl_usd=math.fsum(t.pnl_usd for t in risked),
+        risk_usd=math.fsum(t.risk_usd for t in risked if t.risk_usd is not None),
+        r_trades=len(rs),
+        sum_r=math.fsum(rs),
+        mean_r=_mean(rs),
+        var_r=statistics.variance(rs) if len(rs) > 1 else None,
+        win_r_trades=len(win_rs),
+        mean_win_r=_mean(win_rs),
+        loss_r_trades=len(loss_rs),
+        mean_loss_r=_mean(loss_rs),
+        max_drawdown_r=_max_drawdown(rs),
+        longest_loss_streak=_longest_run(t.pnl_usd < 0 for t in trades),
+        orders=len(orders),
+        fills=len(fills),
+        maker_fills=sum(o.is_maker for o in fills),
+        fallbacks=sum(o.fallback for o in fills),
+        rejects=sum(o.status == "REJECTED" for o in orders),
+        slippage_fills=len(slipped),
+        mean_slippage_bps=_mean([o.slippage_bps for o in slipped if o.slippage_bps is not None]),
+        slippage_cost_usd=math.fsum(
+            o.slippage_bps * o.notional_usd / 1e4 for o in slipped if o.slippage_bps is not None
+        ),
+        notional_usd=math.fsum(o.notional_usd for o in orders),
+        latency_orders=len(latencies),
+        mean_latency_ms=_mean(latencies),
+    )
+
+
+def _in_window(events: list[Event], w: Window, watermark: float | None) -> list[Event]:
+    if w.seconds is not None:
+        if watermark is None:
+            return []
+        horizon = watermark - w.seconds
+        return [e for e in events if e.ts > horizon]
+    return events
+
+
+def expectancy_surfaces(
+    events: Iterable[Any],
+    *,
+    windows: Iterable[str] = ("all", "50t", "7d"),
+    dd_penalty: float = 1.0,
+    scratch_epsilon_r: float = 0.0,
+    generated_at: float | None = None,
+    dedup_horizon: int = DEFAULT_DEDUP_HORIZON,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+) -> dict[str, Any]:
+    """The ``expectancy_v6`` document of ``events`` (dicts, records or raw lines).
+
+    Every input is applied or counted as rejected (with its reason) or skipped. An
+    event is a duplicate when its id is among the last ``dedup_horizon`` distinct
+    ids accepted before it (the engine's rule); it is rejected as too_many_groups
+    when one of its groups would be number ``max_groups + 1`` of its grouping.
+    """
+    wins_ = parse_windows(windows)
+    decoder = make_decoder(None).decode  # ids checked below
+    recent: deque[str] = deque()  # the last ``dedup_horizon`` accepted ids, a plain model
+    held: set[str] = set()
+    known: list[set[str]] = [set() for _ in DIMENSIONS]
+    inputs = Inputs()
+    good: list[Event] = []
+    for raw in events:
+        e = to_event(raw, decoder)
+        if isinstance(e, Reject | Skip):
+            inputs.count(e)
+            continue
+        key = event_id(e)
+        if key in held:
+            inputs.rejected["duplicate_id"] += 1
+            continue
+        recent.append(key)
+        held.add(key)
+        if len(recent) > dedup_horizon:
+            held.discard(recent.popleft())
+        keys = _CELL(e)
+        if any(k not in ks and len(ks) >= max_groups for k, ks in zip(keys, known, strict=True)):
+            inputs.rejected["too_many_groups"] += 1
+            continue
+        for k, ks in zip(keys, known, strict=True):
+            ks.add(k)
+        good.append(e)
+        inputs.saw(e)
+    groups: dict[str, dict[str, dict[str, Sufficient]]] = {}
+    for w in wins_:
+        in_window = _in_window(good, w, inputs.watermark)
+        groups[w.spec] = {}
+        for d, dim in enumerate(DIMENSIONS):
+            by_key: dict[str, tuple[list[Trade], list[Order]]] = defaultdict(lambda: ([], []))
+            for e in in_window:
+                pair = by_key[_CELL(e)[d]]
+                if isinstance(e, Trade):
+                    pair[0].append(e)
+                else:
+                    pair[1].append(e)
+            n = w.trades
+            groups[w.spec][dim] = {
+                key: batch_sufficient(ts[-n:] if n else ts, os[-n:] if n else os, scratch_epsilon_r)
+                for key, (ts, os) in by_key.items()
+            }
+    return build_document(
+        groups,
+        wins_,
+        inputs,
+        dd_penalty=dd_penalty,
+        scratch_epsilon_r=scratch_epsilon_r,
+        generated_at=generated_at,
+        warnings=inputs.warnings(max_groups),
+    )
