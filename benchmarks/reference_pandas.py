@@ -17,7 +17,7 @@ import pandas as pd
 
 from execution.config import IntelConfig
 from execution.intel.expectancy_v6 import DIMENSIONS, Inputs, Window, build_document
-from execution.intel.stats import Sufficient
+from execution.intel.folds import Sufficient
 from execution.intel.symbol_score_v6 import score_symbols
 
 KEYS = ("symbol", "strategy", "policy", "regime")

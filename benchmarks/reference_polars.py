@@ -20,7 +20,7 @@ import polars as pl
 
 from execution.config import IntelConfig
 from execution.intel.expectancy_v6 import DIMENSIONS, Inputs, Window, build_document
-from execution.intel.stats import Sufficient
+from execution.intel.folds import Sufficient
 from execution.intel.symbol_score_v6 import score_symbols
 
 SCHEMA = {

@@ -32,20 +32,28 @@ EXPECTANCY_FILE = "expectancy_v6.json"
 SCORES_FILE = "symbol_scores_v6.json"
 
 
-def encode_document(doc: Mapping[str, Any], *, indent: int | None = 2) -> bytes:
+def encode_document(
+    doc: Mapping[str, Any], *, indent: int | None = 2, checked: bool = False
+) -> bytes:
     """Deterministic JSON (sorted keys), indented for people unless ``indent`` is
-    None; refuses NaN and infinities."""
-    check_finite(doc)
+    None; refuses NaN and infinities (unless the caller ``checked`` them)."""
+    if not checked:
+        check_finite(doc)
     raw = msgspec.json.encode(doc, order="sorted")
     return (raw if indent is None else msgspec.json.format(raw, indent=indent)) + b"\n"
 
 
 def write_state(
-    state_dir: str | Path, name: str, doc: Mapping[str, Any], *, indent: int | None = 2
+    state_dir: str | Path,
+    name: str,
+    doc: Mapping[str, Any],
+    *,
+    indent: int | None = 2,
+    checked: bool = False,
 ) -> Path:
     """Atomically write one state document; returns its path."""
     path = Path(state_dir) / name
-    atomic_write_bytes(path, encode_document(doc, indent=indent))
+    atomic_write_bytes(path, encode_document(doc, indent=indent, checked=checked))
     return path
 
 
@@ -60,8 +68,13 @@ def publish_intel(
     state_dir: str | Path, expectancy: Mapping[str, Any], scores: Mapping[str, Any]
 ) -> tuple[Path, Path]:
     """Write ``expectancy_v6.json`` then ``symbol_scores_v6.json``, each atomically;
-    compact, since they are read by programs and grow with symbols × windows."""
-    first = write_state(state_dir, EXPECTANCY_FILE, expectancy, indent=None)
+    compact, since they are read by programs and grow with symbols × windows.
+
+    The figures under ``windows`` are finite by construction (every float passes
+    ``isfinite`` in :func:`execution.intel.figures.figures` or becomes null with a
+    reason), so only the rest of the expectancy document is walked for NaN."""
+    check_finite({k: v for k, v in expectancy.items() if k != "windows"})
+    first = write_state(state_dir, EXPECTANCY_FILE, expectancy, indent=None, checked=True)
     crash_point("publish.between_documents")
     return first, write_state(state_dir, SCORES_FILE, scores, indent=None)
 

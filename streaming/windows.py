@@ -248,6 +248,10 @@ class _Chunk:
     def __len__(self) -> int:
         return len(self.ts)
 
+    def inside(self, horizon: float) -> bool:
+        """Every event of the chunk is held and in view."""
+        return self.cut == 0 and self.lo > horizon
+
     def fold(self, fold: GroupedFold, rows: Any = None) -> tuple[Ints, Table]:
         """(groups, table) of the chunk's events (or of ``rows``)."""
         columns = self.columns if rows is None else _select(self.columns, rows)
@@ -261,7 +265,7 @@ class TimeWindow:
     instant). Events at or below this window's own largest ``ts`` minus ``span``
     can never come back into view and are dropped as they age out."""
 
-    __slots__ = ("_read", "chunk", "chunks", "fold", "max_ts", "size", "span")
+    __slots__ = ("_read", "_run", "chunk", "chunks", "fold", "max_ts", "size", "span")
 
     def __init__(self, fold: GroupedFold, *, span: float, chunk: int = CHUNK) -> None:
         if not span > 0:
@@ -275,6 +279,8 @@ class TimeWindow:
         self.max_ts: float | None = None
         self.size = 0
         self._read: tuple[float, int, Table] | None = None  # until the next change
+        # (first chunk, chunks merged, their table): the run of whole chunks in view
+        self._run: tuple[_Chunk, int, Table] | None = None
 
     def absorb(self, block: Block) -> None:
         if not len(block):
@@ -323,26 +329,60 @@ class TimeWindow:
 
     def read(self, watermark: float | None = None) -> Table:
         """The fold of the events with ``ts > watermark - span`` (``watermark``
-        defaults to this window's own largest ``ts``)."""
+        defaults to this window's own largest ``ts``). Chunks wholly in view merge
+        their cached tables; the merge of the run of such chunks is kept and
+        extended while its first chunk stays in view, so a read folds the rows of
+        the chunks the horizon cuts and of the newest chunk, and merges a few
+        tables."""
         wm = self.max_ts if watermark is None else watermark
         if wm is None:
             return empty(self.fold, self.size)
         horizon = wm - self.span
         if self._read is not None and self._read[:2] == (horizon, self.size):
             return self._read[2]
+        chunks, last = self.chunks, len(self.chunks) - 1
         out = empty(self.fold, self.size)
-        for c in self.chunks:
-            if c.hi <= horizon:
-                continue
-            if c.cut == 0 and c.lo > horizon:
-                if c.summary is None:
-                    c.summary = c.fold(self.fold)
-                groups, table = c.summary
-            else:
-                groups, table = c.fold(self.fold, c.cut + np.flatnonzero(c.ts[c.cut :] > horizon))
-            out = merge_into(self.fold, out, groups, table)
+        i = 0
+        while i < last and not chunks[i].inside(horizon):
+            out = self._add(out, chunks[i], horizon)
+            i += 1
+        j = i
+        while j < last and chunks[j].inside(horizon):
+            j += 1
+        if j > i:
+            run = grow(self.fold, self._run_of(i, j, horizon), self.size)
+            out = self.fold.merge(out, run)
+        for c in chunks[j:]:
+            out = self._add(out, c, horizon)
         self._read = (horizon, self.size, out)
         return out
+
+    def _add(self, out: Table, c: _Chunk, horizon: float) -> Table:
+        """``out`` with the chunk's events in view merged after it."""
+        if c.hi <= horizon:
+            return out
+        if c.inside(horizon):
+            if c.summary is None:
+                c.summary = c.fold(self.fold)
+            groups, table = c.summary
+        else:
+            groups, table = c.fold(self.fold, c.cut + np.flatnonzero(c.ts[c.cut :] > horizon))
+        return merge_into(self.fold, out, groups, table)
+
+    def _run_of(self, i: int, j: int, horizon: float) -> Table:
+        """The merged tables of ``chunks[i:j]`` (all wholly in view): the kept run
+        extended when it starts at the same chunk, else built afresh."""
+        kept = self._run
+        start, have, table = (
+            kept if kept is not None and kept[0] is self.chunks[i] and kept[1] <= j - i
+            else (self.chunks[i], 0, empty(self.fold, 0))
+        )  # fmt: skip
+        if have < j - i:
+            table = {k: v.copy() for k, v in table.items()}  # the kept run is shared
+            for c in self.chunks[i + have : j]:
+                table = self._add(grow(self.fold, table, self.size), c, horizon)
+            self._run = (start, j - i, table)
+        return table
 
     def forget(self, watermark: float) -> None:
         """Drop events that no read at ``watermark`` or later can see (for a window
@@ -388,7 +428,7 @@ class TimeWindow:
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self.chunks = []
-        self._read = None
+        self._read = self._run = None
         self.max_ts = state["max_ts"]
         self.size = int(state["size"])
         ts = np.asarray(state["ts"], dtype=np.float64)

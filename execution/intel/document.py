@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from execution.intel.events import Event, Trade
 from execution.intel.figures import figures
-from execution.intel.folds import Sufficient
+from execution.intel.folds import Records
 from execution.intel.lookback import Window
 from streaming.decode import Reject, Skip
 
@@ -99,8 +99,11 @@ class Inputs:
         )
 
 
+Groups = Mapping[str, Mapping[str, tuple[Sequence[str], Records]]]
+
+
 def build_document(
-    groups: Mapping[str, Mapping[str, Mapping[str, Sufficient]]],
+    groups: Groups,
     windows: Sequence[Window],
     inputs: Inputs,
     *,
@@ -109,6 +112,11 @@ def build_document(
     generated_at: float | None,
     warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """The document from, per window and grouping, the groups' names and records."""
+
+    def surface(names: Sequence[str], rec: Records) -> dict[str, Any]:
+        return dict(sorted(zip(names, figures(rec, dd_penalty=dd_penalty), strict=True)))
+
     return {
         "schema": SCHEMA,
         "version": VERSION,
@@ -120,13 +128,7 @@ def build_document(
         "windows": {
             w.spec: {
                 "lookback": w.lookback,
-                **{
-                    dim: {
-                        key: figures(s, dd_penalty=dd_penalty)
-                        for key, s in sorted(groups[w.spec][dim].items())
-                    }
-                    for dim in DIMENSIONS
-                },
+                **{dim: surface(*groups[w.spec][dim]) for dim in DIMENSIONS},
             }
             for w in windows
         },

@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from operator import attrgetter
-from typing import Any, Final
+from itertools import compress, repeat
+from operator import attrgetter, itemgetter
+from typing import Any, Final, cast
 
 import numpy as np
 
@@ -44,7 +46,7 @@ from execution.intel.events import Event, Order, Trade, make_decoder, to_event
 from execution.intel.folds import (
     ORDERS,
     FoldPolicy,
-    Sufficient,
+    Records,
     order_columns,
     present,
     records,
@@ -90,11 +92,10 @@ class Groups:
         ]
         self.total = sum(map(len, self.names))
 
-    def fits(self, cells: Iterable[tuple[str, ...]]) -> bool:
+    def fits(self, cells: Sequence[tuple[str, ...]]) -> bool:
         """Whether the groups of ``cells`` fit under the limit in every grouping."""
-        cells = list(cells)
         return all(
-            len(known) + len({c[d] for c in cells} - known.keys()) <= self.limit
+            len(known) + len(set(map(itemgetter(d), cells)) - known.keys()) <= self.limit
             for d, known in enumerate(self.ids)
         )
 
@@ -109,6 +110,18 @@ class Groups:
     def code(self, cell: Sequence[str]) -> list[int]:
         """The id of each of ``cell``'s groups (one per grouping), new ones added."""
         return [self._id(d, key) for d, key in enumerate(cell)]
+
+    def luts(self, cells: Sequence[tuple[str, ...]]) -> Ints:
+        """The ids of each of ``cells``' groups, one column per grouping (new groups
+        added in order of first sight)."""
+        out = np.empty((len(cells), len(self.ids)), dtype=np.int64)
+        for d, known in enumerate(self.ids):
+            keys = list(map(itemgetter(d), cells))
+            for key in dict.fromkeys(keys):
+                if key not in known:
+                    self._id(d, key)
+            out[:, d] = np.fromiter(map(known.__getitem__, keys), np.int64, len(keys))
+        return out
 
     def _id(self, d: int, key: str) -> int:
         known = self.ids[d]
@@ -138,13 +151,12 @@ class Groups:
         return {"names": self.names, "ids": ids}
 
 
-def _grouped(events: Sequence[Event], groups: Groups) -> Ints:
-    """Each event's group id in each grouping: the ids of grouping 0 for every
-    event, then those of grouping 1, … (the events' cells numbered once)."""
+def _cells(events: Sequence[Event]) -> tuple[list[tuple[str, ...]], Ints]:
+    """The distinct (symbol, strategy, policy, regime) cells of ``events`` in order of
+    first sight, and each event's cell number."""
     number: defaultdict[tuple[str, ...], int] = defaultdict(itertools.count().__next__)
     cells = np.fromiter(map(number.__getitem__, map(_CELL, events)), np.int64, len(events))
-    luts = np.array([groups.code(c) for c in number], dtype=np.int64).reshape(-1, len(DIMENSIONS))
-    return luts[cells].T.ravel()
+    return list(number), cells
 
 
 class ExpectancyEngine:
@@ -245,21 +257,25 @@ class ExpectancyEngine:
             self._pending = []
         if not events:
             return
-        if not self.groups.fits(map(_CELL, events)):
+        distinct, cells = _cells(events)
+        if not self.groups.fits(distinct):
             admitted = [e for e in events if self.groups.admit(_CELL(e))]
             self._inputs.rejected["too_many_groups"] += len(events) - len(admitted)
             events = admitted
             if not events:
                 return
-        codes = _grouped(events, self.groups).reshape(len(DIMENSIONS), -1)
-        is_trade = np.fromiter((type(e) is Trade for e in events), np.bool_, len(events))
-        trades = [e for e in events if type(e) is Trade]
-        orders = [e for e in events if type(e) is Order]
-        self._inputs.saw_many(len(trades), len(orders), max(map(attrgetter("ts"), events)))
-        copies = len(DIMENSIONS)  # each event once per grouping
-        for side, (mask, columns) in enumerate(
-            ((is_trade, trade_columns(trades)), (~is_trade, order_columns(orders)))
-        ):
+            distinct, cells = _cells(events)
+        # each event once per grouping: grouping 0's ids for every event, then 1's, …
+        codes = self.groups.luts(distinct)[cells].T
+        is_trade = np.fromiter(map(isinstance, events, repeat(Trade)), np.bool_, len(events))
+        flags = is_trade.tolist()
+        trades = cast(list[Trade], list(compress(events, flags)))
+        orders = cast(list[Order], list(compress(events, map(operator.not_, flags))))
+        sides = [(is_trade, trade_columns(trades)), (~is_trade, order_columns(orders))]
+        top = max(float(c["ts"].max()) for m, c in sides if len(c["ts"]))
+        self._inputs.saw_many(len(trades), len(orders), top)
+        copies = len(DIMENSIONS)
+        for side, (mask, columns) in enumerate(sides):
             if not mask.any():
                 continue
             side_codes = codes[:, mask].ravel()
@@ -341,29 +357,30 @@ class ExpectancyEngine:
 
     # --- output -------------------------------------------------------------------------
 
-    def sufficient(self) -> dict[str, dict[str, dict[str, Sufficient]]]:
-        """Per window and grouping, each group's record (groups with events in view)."""
+    def records(self) -> dict[str, dict[str, tuple[list[str], Records]]]:
+        """Per window and grouping, the names and records of the groups with events
+        in view."""
         self._flush()
         wm = self._inputs.watermark
         trades, orders = trade_fold(self.eps), ORDERS
-        out: dict[str, dict[str, dict[str, Sufficient]]] = {}
+        out: dict[str, dict[str, tuple[list[str], Records]]] = {}
         total = self.groups.total
         for w, (tw, ow) in zip(self.windows, self._sides, strict=True):
             t = trades.read(grow(trades, tw.read(wm), total))
             o = orders.read(grow(orders, ow.read(wm), total))
             seen = present(t, o)
-            per_dim: dict[str, dict[str, Sufficient]] = {}
+            per_dim: dict[str, tuple[list[str], Records]] = {}
             for d, dim in enumerate(DIMENSIONS):
                 ids = self.groups.rows(d)
                 kept = seen[ids]
-                names = [n for n, k in zip(self.groups.names[d], kept.tolist(), strict=True) if k]
-                per_dim[dim] = dict(zip(names, records(t, o, ids[kept]), strict=True))
+                names = list(compress(self.groups.names[d], kept.tolist()))
+                per_dim[dim] = (names, records(t, o, ids[kept]))
             out[w.spec] = per_dim
         return out
 
     def document(self, generated_at: float | None = None) -> dict[str, Any]:
         return build_document(
-            self.sufficient(),
+            self.records(),
             self.windows,
             self._inputs,
             dd_penalty=self.policy.dd_penalty,

@@ -1,9 +1,11 @@
-"""Published figures of one group under one window (architecture §4), from its
-:class:`~execution.intel.stats.Sufficient` record.
+"""Published figures of groups under one window (architecture §4), from their
+records (:data:`~execution.intel.folds.Records`: one column per
+:class:`~execution.intel.folds.Sufficient` field, one row per group).
 
-Pure functions, no state. Every figure is a number or ``null``; a ``null`` comes with
-its reason in the group's ``null_reasons`` (figure → reason), never a sentinel such
-as 0, 100 or NaN standing in for "undefined".
+Pure functions, no state, computed for all groups at once with numpy. Every
+figure is a number or ``null``; a ``null`` comes with its reason in the group's
+``null_reasons`` (figure → reason), never a sentinel such as 0, 100 or NaN standing
+in for "undefined".
 
 Beyond §4 (trades, wins, losses, hit_rate, avg_r, expectancy_per_risk, pnl_usd,
 max_drawdown_r, dd_expectancy, fills, maker_fill_rate, fallback_rate,
@@ -27,9 +29,9 @@ The decoder's numeric policy keeps every sum and mean finite; a ratio of finite
 figures can still overflow (a profit of 1e15 over a loss of 5e-324): such a figure is
 ``null`` with the reason ``"out of range"``.
 
->>> from execution.intel.folds import Sufficient
->>> f = figures(Sufficient(trades=2, wins=1, losses=1, r_trades=2, sum_r=1.0, mean_r=0.5,
-...                        var_r=4.5, max_drawdown_r=1.0, pnl_usd=50.0), dd_penalty=1.0)
+>>> from execution.intel.folds import Sufficient, records_of
+>>> f, = figures(records_of([Sufficient(trades=2, wins=1, losses=1, r_trades=2, sum_r=1.0,
+...     mean_r=0.5, var_r=4.5, max_drawdown_r=1.0, pnl_usd=50.0)]), dd_penalty=1.0)
 >>> f["hit_rate"], f["avg_r"], f["dd_expectancy"], round(f["sqn"], 6)
 (0.5, 0.5, 0.0, 0.333333)
 >>> f["maker_fill_rate"], f["null_reasons"]["maker_fill_rate"]
@@ -38,10 +40,11 @@ figures can still overflow (a profit of 1e15 over a loss of 5e-324): such a figu
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from typing import Any
 
-from execution.intel.folds import Sufficient
+import numpy as np
+import numpy.typing as npt
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 
@@ -80,120 +83,138 @@ FIGURES = (
 )
 
 
-def wilson_lower_bound(hits: int, n: int, z: float = Z95) -> float | None:
-    """Lower end of the Wilson score interval of a proportion (None when n = 0).
+Floats = npt.NDArray[np.float64]
 
-    >>> round(wilson_lower_bound(8, 10), 4), wilson_lower_bound(0, 0)
-    (0.4902, None)
+
+def wilson_lower_bound(hits: Any, n: Any, z: float = Z95) -> Any:
+    """Lower end of the Wilson score interval of a proportion (NaN where n = 0);
+    numbers or arrays.
+
+    >>> round(float(wilson_lower_bound(8, 10)), 4), float(wilson_lower_bound(0, 0))
+    (0.4902, nan)
     """
-    if n <= 0:
-        return None
-    p = hits / n
-    z2 = z * z
-    centre = p + z2 / (2 * n)
-    spread = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return max(0.0, (centre - spread) / (1 + z2 / n))
+    hits, n = np.asarray(hits, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = hits / n
+        z2 = z * z
+        centre = p + z2 / (2 * n)
+        spread = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+        return np.where(n > 0, np.maximum(0.0, (centre - spread) / (1 + z2 / n)), np.nan)
 
 
-def _ratio(num: float, den: float) -> float | None:
-    return num / den if den > 0 else None
+class _Figures:
+    """Figure columns under construction: each a float column (NaN = null) and,
+    where null, the reason."""
+
+    __slots__ = ("defined", "reasons", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.defined: dict[str, Any] = {}
+        self.reasons: dict[str, list[tuple[Any, str]]] = {}
+
+    def set(self, name: str, value: Any, defined: Any = True, *why: tuple[Any, str]) -> None:
+        """``value`` where ``defined``; elsewhere null, for the first reason whose
+        mask holds there (masks are tried in order)."""
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            self.values[name] = np.where(defined, value, np.nan)
+        self.defined[name] = defined
+        if why:
+            self.reasons[name] = [(np.asarray(mask) & ~np.asarray(defined), text)
+                                  for mask, text in why]  # fmt: skip
 
 
-def figures(s: Sufficient, *, dd_penalty: float) -> dict[str, Any]:
-    """The published figures of one group (see the module docstring)."""
-    why: dict[str, str] = {}
+def _div(num: Any, den: Any) -> Floats:
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return np.asarray(np.divide(num, np.where(den == 0, 1, den)), dtype=np.float64)
 
-    def undefined(name: str, reason: str) -> None:
-        why[name] = reason
 
-    out: dict[str, Any] = dict.fromkeys(FIGURES)
-    out.update(
-        trades=s.trades,
-        wins=s.wins,
-        losses=s.losses,
-        pnl_usd=s.pnl_usd,
-        max_drawdown_r=s.max_drawdown_r,
-        fills=s.fills,
-        notional_usd=s.notional_usd,
-        orders=s.orders,
-        rejects=s.rejects,
-        scratches=s.scratches,
-        r_trades=s.r_trades,
-        longest_loss_streak=s.longest_loss_streak,
-        slippage_cost_usd=s.slippage_cost_usd,
+def figures(rec: Mapping[str, Any], *, dd_penalty: float) -> list[dict[str, Any]]:
+    """The published figures of each group (row) of ``rec`` (module docstring)."""
+    n = len(rec["trades"])
+    if n == 0:
+        return []
+    g = {k: np.asarray(v, dtype=np.float64) for k, v in rec.items()}
+    f = _Figures()
+    ALL = np.ones(n, dtype=np.bool_)  # noqa: N806 - a constant mask
+    trades, orders, fills = g["trades"], g["orders"], g["fills"]
+    has_trades = trades > 0
+    for name in ("trades", "wins", "losses", "pnl_usd", "max_drawdown_r", "fills",
+                 "notional_usd", "orders", "rejects", "scratches", "r_trades",
+                 "longest_loss_streak", "slippage_cost_usd"):  # fmt: skip
+        f.set(name, g[name])
+    f.set("hit_rate", _div(g["wins"], trades), has_trades, (ALL, "no trades"))
+    f.set("hit_rate_lb95", wilson_lower_bound(g["wins"], trades), has_trades, (ALL, "no trades"))
+    decisive = trades - g["scratches"]
+    f.set("decisive_hit_rate", _div(g["decisive_wins"], decisive), decisive > 0,
+          (~has_trades, "no trades"), (ALL, "only scratch trades"))  # fmt: skip
+    mean_r = g["mean_r"]
+    has_r = (g["r_trades"] > 0) & ~np.isnan(mean_r)
+    f.set("avg_r", mean_r, has_r, (ALL, "no trades with R"))
+    f.set("dd_expectancy", mean_r - _div(dd_penalty * g["max_drawdown_r"], g["r_trades"]), has_r,
+          (ALL, "no trades with R"))  # fmt: skip
+    var = g["var_r"]
+    has_var = ~np.isnan(var)
+    std = np.sqrt(np.maximum(np.where(has_var, var, 0.0), 0.0))
+    f.set("r_std", std, has_var, (ALL, "fewer than 2 trades with R"))
+    f.set("sqn", _div(np.sqrt(g["r_trades"]) * mean_r, std), has_var & (std > 0) & has_r,
+          (~has_var, "fewer than 2 trades with R"), (ALL, "R does not vary"))  # fmt: skip
+    risked = (g["risk_trades"] > 0) & (g["risk_usd"] > 0)
+    f.set("expectancy_per_risk", _div(g["risk_pnl_usd"], g["risk_usd"]), risked,
+          (ALL, "no trades with risk_usd"))  # fmt: skip
+    f.set("slippage_cost_r", _div(g["slippage_cost_usd"], g["risk_usd"]), risked,
+          (ALL, "no trades with risk_usd"))  # fmt: skip
+    for name, count, mean, why in (
+        ("avg_win_r", "win_r_trades", "mean_win_r", "winning"),
+        ("avg_loss_r", "loss_r_trades", "mean_loss_r", "losing"),
+    ):
+        f.set(name, g[mean], (g[count] > 0) & ~np.isnan(g[mean]), (ALL, f"no {why} trades with R"))
+    f.set(
+        "profit_factor",
+        _div(g["gross_profit_usd"], g["gross_loss_usd"]),
+        g["gross_loss_usd"] > 0,
+        (~has_trades, "no trades"),
+        (ALL, "no losing trades"),
     )
+    has_fills = fills > 0
+    f.set("maker_fill_rate", _div(g["maker_fills"], fills), has_fills, (ALL, "no fills"))
+    f.set("fallback_rate", _div(g["fallbacks"], fills), has_fills, (ALL, "no fills"))
+    f.set("avg_slippage_bps", g["mean_slippage_bps"],
+          (g["slippage_fills"] > 0) & ~np.isnan(g["mean_slippage_bps"]),
+          (~has_fills, "no fills"), (ALL, "no fills with slippage"))  # fmt: skip
+    f.set("reject_rate", _div(g["rejects"], orders), orders > 0, (ALL, "no orders"))
+    f.set("avg_latency_ms", g["mean_latency_ms"],
+          (g["latency_orders"] > 0) & ~np.isnan(g["mean_latency_ms"]),
+          (orders == 0, "no orders"), (ALL, "no orders with latency"))  # fmt: skip
+    return _rows(f, n, rec)
 
-    if s.trades:
-        out["hit_rate"] = s.wins / s.trades
-        out["hit_rate_lb95"] = wilson_lower_bound(s.wins, s.trades)
-    else:
-        undefined("hit_rate", "no trades")
-        undefined("hit_rate_lb95", "no trades")
-    decisive = s.trades - s.scratches
-    if decisive:
-        out["decisive_hit_rate"] = s.decisive_wins / decisive
-    else:
-        undefined("decisive_hit_rate", "no trades" if not s.trades else "only scratch trades")
 
-    if s.r_trades and s.mean_r is not None:
-        avg_r = s.mean_r
-        out["avg_r"] = avg_r
-        out["dd_expectancy"] = avg_r - dd_penalty * s.max_drawdown_r / s.r_trades
-    else:
-        undefined("avg_r", "no trades with R")
-        undefined("dd_expectancy", "no trades with R")
-    if s.var_r is None:
-        undefined("r_std", "fewer than 2 trades with R")
-        undefined("sqn", "fewer than 2 trades with R")
-    else:
-        std = math.sqrt(max(s.var_r, 0.0))
-        out["r_std"] = std
-        if std > 0 and s.mean_r is not None:
-            out["sqn"] = math.sqrt(s.r_trades) * s.mean_r / std
-        else:
-            undefined("sqn", "R does not vary")
+_COUNTS = frozenset(
+    ("trades", "wins", "losses", "fills", "orders", "rejects", "scratches", "r_trades",
+     "longest_loss_streak")
+)  # fmt: skip
 
-    if s.risk_trades and s.risk_usd > 0:
-        out["expectancy_per_risk"] = s.risk_pnl_usd / s.risk_usd
-        out["slippage_cost_r"] = s.slippage_cost_usd / s.risk_usd
-    else:
-        undefined("expectancy_per_risk", "no trades with risk_usd")
-        undefined("slippage_cost_r", "no trades with risk_usd")
 
-    if s.win_r_trades and s.mean_win_r is not None:
-        out["avg_win_r"] = s.mean_win_r
-    else:
-        undefined("avg_win_r", "no winning trades with R")
-    if s.loss_r_trades and s.mean_loss_r is not None:
-        out["avg_loss_r"] = s.mean_loss_r
-    else:
-        undefined("avg_loss_r", "no losing trades with R")
-    if s.gross_loss_usd > 0:
-        out["profit_factor"] = s.gross_profit_usd / s.gross_loss_usd
-    else:
-        undefined("profit_factor", "no trades" if not s.trades else "no losing trades")
-
-    if s.fills:
-        out["maker_fill_rate"] = s.maker_fills / s.fills
-        out["fallback_rate"] = s.fallbacks / s.fills
-    else:
-        undefined("maker_fill_rate", "no fills")
-        undefined("fallback_rate", "no fills")
-    if s.slippage_fills and s.mean_slippage_bps is not None:
-        out["avg_slippage_bps"] = s.mean_slippage_bps
-    else:
-        undefined("avg_slippage_bps", "no fills" if not s.fills else "no fills with slippage")
-    out["reject_rate"] = _ratio(s.rejects, s.orders)
-    if not s.orders:
-        undefined("reject_rate", "no orders")
-    if s.latency_orders and s.mean_latency_ms is not None:
-        out["avg_latency_ms"] = s.mean_latency_ms
-    else:
-        undefined("avg_latency_ms", "no orders" if not s.orders else "no orders with latency")
-
-    for name, value in out.items():
-        if type(value) is float and not math.isfinite(value):
-            out[name] = None
-            why[name] = "out of range"
-    out["null_reasons"] = why
-    return out
+def _rows(f: _Figures, n: int, rec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One dict per group: every figure in :data:`FIGURES` order, ``null_reasons``."""
+    why: list[dict[str, str]] = [{} for _ in range(n)]
+    columns: list[list[Any]] = []
+    for name in FIGURES:
+        if name in _COUNTS:  # integers as the records hold them
+            columns.append(np.asarray(rec[name]).astype(np.int64).tolist())
+            continue
+        v = f.values[name]
+        finite = np.isfinite(v)
+        out = v.tolist()
+        for i in np.flatnonzero(~finite).tolist():
+            out[i] = None
+        for mask, text in f.reasons.get(name, ()):
+            for i in np.flatnonzero(mask).tolist():
+                why[i].setdefault(name, text)
+        for i in np.flatnonzero(~finite & f.defined[name]).tolist():
+            why[i][name] = "out of range"  # defined, but a ratio overflowed
+        columns.append(out)
+    rows = [dict(zip(FIGURES, values, strict=True)) for values in zip(*columns, strict=True)]
+    for row, reasons in zip(rows, why, strict=True):
+        row["null_reasons"] = reasons
+    return rows

@@ -8,7 +8,7 @@ protocol of :mod:`streaming.fold`. The win / loss / scratch rule is
 with it and the test oracle calls it on plain lists.
 
 :func:`records` reads a pair of tables (trades, orders of the same groups) into
-one :class:`Sufficient` record per group, from which
+:data:`Records` — one column per :class:`Sufficient` field — from which
 :func:`execution.intel.figures.figures` derives the published figures.
 
 >>> import numpy as np
@@ -18,13 +18,14 @@ one :class:`Sufficient` record per group, from which
 >>> seg = Segments(np.zeros(3, dtype=np.int64))
 >>> from streaming.fold import empty
 >>> trades = trade_fold(0.05).read(trade_fold(0.05).fold_block(cols, seg))
->>> s, = records(trades, ORDERS.read(empty(ORDERS, 1)), np.array([0]))
->>> s.trades, s.wins, s.losses, s.scratches, s.sum_r, s.max_drawdown_r
-(3, 2, 1, 1, 1.01, 1.0)
+>>> s = records(trades, ORDERS.read(empty(ORDERS, 1)), np.array([0]))
+>>> [s[k].tolist() for k in ("trades", "wins", "losses", "scratches", "sum_r", "max_drawdown_r")]
+[[3], [2], [1], [1], [1.01], [1.0]]
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from operator import attrgetter
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from execution.intel.events import Order, Trade
 from streaming.fold import Bools, Columns, Floats, Ints, Table
@@ -240,24 +242,33 @@ _FROM_ORDERS: Final = {
 }  # fmt: skip
 
 
-def _plain(values: Any) -> list[Any]:
-    """Python numbers, NaN as None."""
-    out: list[Any] = values.tolist()
-    if values.dtype.kind == "f":
-        return [None if math.isnan(v) else v for v in out]
+# One column per Sufficient field, one row per group (NaN where a mean is undefined).
+Records = dict[str, npt.NDArray[Any]]
+
+
+def records(trades: Table, orders: Table, rows: Ints) -> Records:
+    """The records of ``rows`` from the reads (``fold.read``) of a trade table and an
+    order table of the same groups."""
+    out: Records = {}
+    for read, sources in ((trades, _FROM_TRADES), (orders, _FROM_ORDERS)):
+        for name, column in sources.items():
+            out[name] = read[column][rows]
     return out
 
 
-def records(trades: Table, orders: Table, rows: Ints) -> list[Sufficient]:
-    """The :class:`Sufficient` record of each of ``rows`` from the reads
-    (``fold.read``) of a trade table and an order table of the same groups."""
-    fields: dict[str, list[Any]] = {}
-    for read, sources in ((trades, _FROM_TRADES), (orders, _FROM_ORDERS)):
-        for name, column in sources.items():
-            fields[name] = _plain(read[column][rows])
-    names = list(fields)
-    return [Sufficient(**dict(zip(names, values, strict=True)))
-            for values in zip(*fields.values(), strict=True)]  # fmt: skip
+_INTS: Final = frozenset(f.name for f in dataclasses.fields(Sufficient) if f.type == "int")
+
+
+def records_of(groups: Sequence[Sufficient]) -> Records:
+    """The records of plain :class:`Sufficient` values (None → NaN)."""
+    out: Records = {}
+    for f in dataclasses.fields(Sufficient):
+        values = [getattr(s, f.name) for s in groups]
+        if f.name in _INTS:
+            out[f.name] = np.array(values, dtype=np.int64)
+        else:
+            out[f.name] = np.array([math.nan if v is None else v for v in values], np.float64)
+    return out
 
 
 def present(trades: Table, orders: Table) -> Bools:

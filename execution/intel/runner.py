@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from execution.config import IntelConfig, ScoreConfig
-from execution.intel.events import make_decoder
+from execution.intel.events import event_ids, make_decoder
 from execution.intel.expectancy_v6 import (
     EngineStateError,
     ExpectancyEngine,
@@ -36,8 +36,9 @@ from execution.intel.expectancy_v6 import (
 from execution.intel.symbol_score_v6 import score_symbols
 from execution.state_publish import publish_intel, read_state
 from streaming.checkpoint import CheckpointStore
+from streaming.decode import IdTrace, RecentIds
 from streaming.follow import Follower
-from streaming.framing import Frame
+from streaming.framing import OVERLONG, Frame
 from streaming.identity import Position
 from streaming.inputs import iter_frames
 from streaming.throttle import Throttle
@@ -82,8 +83,11 @@ class ReplayResult:
     files: list[Path]
     lines: int
     seconds: float
-    # how the log was folded: "one process", "N parts", or why parts fell back
+    # how the log was folded: "one process", "N parts, all merged", "N parts, M merged,
+    # K folded again in order", or why the parts fell back to one process
     parallel: str = "one process"
+    # the parts (0-based) that could not be merged and were folded again, in order
+    refolded: tuple[int, ...] = ()
 
 
 def replay_files(paths: Iterable[str | Path], *, rotated: bool = True) -> list[Path]:
@@ -106,6 +110,10 @@ PARALLEL_MIN_BYTES = 32 << 20
 FLOOR_TAIL_BYTES = 1 << 16
 # A piece of a log file: path, first byte, byte to stop before (None: its end).
 Piece = tuple[Path, int, int | None]
+# Bytes read back from a part's start, at most, for the ids before it (its seed; a
+# horizon of 100,000 events of the canonical log is about 33 MB), and per read.
+SEED_MAX_BYTES = 96 << 20
+SEED_READ = 4 << 20
 
 
 def default_jobs() -> int:
@@ -170,10 +178,6 @@ def _batches(pieces: Iterable[Piece]) -> Iterator[list[Frame]]:
                 yield frames[i : i + REPLAY_BATCH]
 
 
-def _accepted(engine: ExpectancyEngine) -> int:
-    return engine.inputs.orders + engine.inputs.trades
-
-
 def watermark_floor(
     files: Sequence[Path],
     tail_bytes: int = FLOOR_TAIL_BYTES,
@@ -197,38 +201,104 @@ def watermark_floor(
     return max((e.ts for e in events), default=None)
 
 
-def fold_part(
-    engine: ExpectancyEngine, pieces: list[Piece], floor: float | None = None
-) -> tuple[ExpectancyEngine, list[str], int]:
-    """Feed ``pieces`` to ``engine`` (a fresh copy in a worker). Returns the engine,
-    the ids of its first accepted events up to the de-duplication horizon (the only
-    ones a part before it could hold a duplicate of) and the lines read. With the
-    ``floor`` of the whole log's watermark, time-window events that can no longer be
-    seen are dropped before the engine travels back."""
-    recent = engine.recent_ids
-    head: list[str] | None = None
-    lines = 0
-    for batch in _batches(pieces):
-        lines += len(batch)
-        if head is not None:
-            engine.feed_many(batch)
-            continue
-        # until the horizon fills, at most a horizon of lines at a time, so the ids
-        # of each step are still held after it
-        for i in range(0, len(batch), recent.horizon):
-            step = batch[i : i + recent.horizon]
-            if head is not None:
-                engine.feed_many(step)
+def seed_ids(
+    files: Sequence[Path],
+    at: tuple[Path, int],
+    horizon: int,
+    max_bytes: int = SEED_MAX_BYTES,
+) -> list[str]:
+    """A guess at the ids a one-process replay holds for de-duplication where a part
+    starts, at byte ``at[1]`` of ``at[0]`` (one of ``files``, the log oldest first):
+    the ids of the valid events of the lines just before it, de-duplicated among
+    themselves over ``horizon`` ids, oldest first. The lines are read back from the
+    cut until they hold a little more than ``horizon`` events, ``max_bytes`` were
+    read, or the log's first line or a compressed file (which cannot be read
+    backwards) is reached. Only a guess: :func:`fold_part` records what its fold
+    depended on, and :func:`replay` checks that against the true recent ids."""
+    path, pos = at
+    if horizon <= 0 or path not in files:
+        return []
+    earlier = files[: list(files).index(path)]
+    sources = [(path, pos), *((f, f.stat().st_size) for f in reversed(earlier))]
+    want = horizon + horizon // 32  # a margin for duplicates among themselves
+    decode = make_decoder(None).decode_many  # the engine's decoding, no de-duplication
+    chunks: list[list[str]] = []
+    got, budget = 0, max_bytes
+    for source, stop in sources:
+        if source.suffix == ".gz" or got >= want or budget <= 0:
+            break
+        step, end = SEED_READ, stop
+        while end > 0 and got < want and budget > 0:
+            back = min(step, end, budget)
+            budget -= back
+            begin = _line_start_after(source, end - back) if back < end else 0
+            if begin >= end:  # a line longer than ``back`` ends at the cut: look further
+                step *= 2
                 continue
-            before, known = _accepted(engine), list(recent)
-            engine.feed_many(step)
-            after = _accepted(engine)
-            if after > recent.horizon:
-                new = list(recent)[len(recent) - (after - before) :]
-                head = known + new[: recent.horizon - before]
+            frames = [
+                f
+                for got_frames, _ in iter_frames(source, offset=begin, stop=end)
+                for f in got_frames
+                if f is not OVERLONG
+            ]
+            events, _ = decode(frames)  # type: ignore[arg-type]
+            ids = [k for k in event_ids(events) if k is not None]
+            chunks.append(ids)
+            got += len(ids)
+            end = begin
+    seed = RecentIds(horizon)
+    seed.add_many([k for chunk in reversed(chunks) for k in chunk])
+    return list(seed)
+
+
+def fold_part(
+    engine: ExpectancyEngine,
+    pieces: list[Piece],
+    floor: float | None = None,
+    log_files: Sequence[Path] | None = None,
+) -> tuple[ExpectancyEngine, IdTrace, int]:
+    """Feed ``pieces`` to ``engine`` (a fresh one; a copy in a worker). Returns the
+    engine, its head and the lines read.
+
+    With ``log_files`` (the whole log, oldest first) the de-duplication starts from
+    :func:`seed_ids` of the lines before the part rather than from nothing. The head
+    is the trace of the ids the decoder was offered (the events that decoded and
+    passed the record check, in order) and which of them it rejected as
+    duplicates, up to the ``horizon``-th id it added: once ``horizon`` ids of its
+    own were added, the recent ids no longer depend on where they started, so
+    neither does anything later (:func:`head_agrees`). The returned engine's recent
+    ids hold only ids it added itself (the seed's dropped when fewer than
+    ``horizon`` were), so that :meth:`ExpectancyEngine.merge` after an engine that
+    decided the head alike yields the recent ids of one pass. With the ``floor`` of
+    the whole log's watermark, time-window events that can no longer be seen are
+    dropped before the engine travels back."""
+    recent = engine.recent_ids
+    if log_files is not None and pieces:
+        path, start, _ = pieces[0]
+        recent.reset(seed_ids(log_files, (path, start), recent.horizon))
+    recent.trace(recent.horizon)
+    lines = 0
+    try:
+        for batch in _batches(pieces):
+            lines += len(batch)
+            engine.feed_many(batch)
+    finally:
+        head = recent.untrace()
+    if not head.complete:
+        recent.reset(head.additions())
     if floor is not None:
         engine.forget(floor)
-    return engine, list(recent) if head is None else head, lines
+    return engine, head, lines
+
+
+def head_agrees(recent: RecentIds, head: IdTrace) -> bool:
+    """Whether a fold that recorded ``head`` (:func:`fold_part`) decided each of its
+    ids as a fold continuing from ``recent`` decides it (``recent`` is unchanged).
+
+    When it did, the two added the same ids up to the end of the head; a complete
+    head holds ``horizon`` additions, after which both hold exactly those, so
+    every later decision is the same too; an incomplete head is the whole part."""
+    return recent.copy().add_many(head.ids) == head.dups
 
 
 def replay(
@@ -250,9 +320,15 @@ def replay(
     A large log is cut at line starts into ``jobs`` parts (default
     :func:`default_jobs`): worker processes fold all but the last, this process the
     last, and the engines merge in log order. The engine is a monoid, so the
-    documents equal a one-process replay (floats up to rounding). A part whose
-    first ids repeat a recent id of the parts before it is folded again, in order,
-    here, so duplicates across a cut are rejected as in a single pass.
+    documents equal a one-process replay (floats up to rounding) as long as every
+    part de-duplicated as one pass does. Each part starts its de-duplication from
+    the ids of the lines before its cut (:func:`seed_ids`) and records its head
+    (:func:`fold_part`); before a part is merged, its head is decided again against
+    the recent ids of the parts before it (:func:`head_agrees`). Where that differs
+    (a duplicate of an id the seed lacked, an id the seed held that one pass had
+    let age out), or the part met a group limit, the part is folded again here, in
+    order: duplicates across a cut are rejected exactly as in a single pass, and
+    ``refolded`` in the result names those parts.
 
     The earlier parts drop time-window events below a floor of the final watermark
     (:func:`watermark_floor`). A floor above the merged watermark (it came from a
@@ -268,6 +344,7 @@ def replay(
     parts = plan_parts(files, jobs) if jobs > 1 and plain >= parallel_min_bytes else []
     lines = 0
     how = "one process"
+    refolded: list[int] = []
 
     def done(n: int) -> None:
         nonlocal lines
@@ -287,18 +364,30 @@ def replay(
         floor = watermark_floor(files, floor_tail_bytes, fresh.recent_ids.horizon)
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(len(parts) - 1, mp_context=mp.get_context(method)) as pool:
-            futures = [pool.submit(fold_part, copy.deepcopy(fresh), p, floor) for p in parts[:-1]]
-            last = fold_part(copy.deepcopy(fresh), parts[-1])
+            futures = [
+                pool.submit(fold_part, copy.deepcopy(fresh), p, floor, files) for p in parts[:-1]
+            ]
+            last = fold_part(copy.deepcopy(fresh), parts[-1], None, files)
             results = [*(f.result() for f in futures), last]
-            engine, _, n = results[0]
-            done(n)
-            for pieces, (part, head, n) in zip(parts[1:], results[1:], strict=True):
-                if engine.recent_ids.isdisjoint(head) and engine.mergeable(part):
-                    engine.merge(part)
-                    done(n)
-                else:  # a duplicate or a group limit across the cut: fold it again
-                    fold_into(engine, pieces)
-        how = f"{len(parts)} parts"
+        engine, _, n = results[0]  # it starts where the log does: nothing to check
+        done(n)
+        for k, (pieces, (part, head, n)) in enumerate(zip(parts[1:], results[1:], strict=True)):
+            if not head_agrees(engine.recent_ids, head):
+                why = "its start de-duplicated otherwise than one pass does"
+            elif not engine.mergeable(part):
+                why = "a group limit"
+            else:
+                engine.merge(part)
+                done(n)
+                continue
+            refolded.append(k + 1)
+            log.info("replay: part %d of %d folded again in order: %s", k + 2, len(parts), why)
+            fold_into(engine, pieces)
+        how = f"{len(parts)} parts, " + (
+            f"{len(parts) - len(refolded)} merged, {len(refolded)} folded again in order"
+            if refolded
+            else "all merged"
+        )
         watermark = engine.inputs.watermark
         if floor is not None and (watermark is None or watermark < floor):
             how = (
@@ -310,7 +399,8 @@ def replay(
             engine = fold_into(copy.deepcopy(fresh), [(f, 0, None) for f in files])
     publisher = Publisher(Path(state_dir), cfg.score, wall)
     expectancy, scores = (publisher.publish if publish else publisher.documents)(engine)
-    return ReplayResult(expectancy, scores, files, lines, time.perf_counter() - started, how)
+    seconds = time.perf_counter() - started
+    return ReplayResult(expectancy, scores, files, lines, seconds, how, tuple(refolded))
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from typing import Any
 from execution.intel.document import DIMENSIONS, Inputs, build_document
 from execution.intel.engine import _CELL
 from execution.intel.events import Event, Order, Trade, event_id, make_decoder, to_event
-from execution.intel.folds import Sufficient, classify
+from execution.intel.folds import Records, Sufficient, classify, records_of
 from execution.intel.lookback import Window, parse_windows
 from streaming.decode import DEFAULT_DEDUP_HORIZON, Reject, Skip
 
@@ -145,7 +145,7 @@ def expectancy_surfaces(
             ks.add(k)
         good.append(e)
         inputs.saw(e)
-    groups: dict[str, dict[str, dict[str, Sufficient]]] = {}
+    groups: dict[str, dict[str, tuple[list[str], Records]]] = {}
     for w in wins_:
         in_window = _in_window(good, w, inputs.watermark)
         groups[w.spec] = {}
@@ -158,10 +158,18 @@ def expectancy_surfaces(
                 else:
                     pair[1].append(e)
             n = w.trades
-            groups[w.spec][dim] = {
-                key: batch_sufficient(ts[-n:] if n else ts, os[-n:] if n else os, scratch_epsilon_r)
-                for key, (ts, os) in by_key.items()
-            }
+            names = list(by_key)
+            groups[w.spec][dim] = (
+                names,
+                records_of(
+                    [
+                        batch_sufficient(
+                            ts[-n:] if n else ts, os[-n:] if n else os, scratch_epsilon_r
+                        )
+                        for ts, os in by_key.values()
+                    ]
+                ),
+            )
     return build_document(
         groups,
         wins_,
