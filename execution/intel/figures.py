@@ -134,6 +134,11 @@ def figures(rec: Mapping[str, Any], *, dd_penalty: float) -> list[dict[str, Any]
     n = len(rec["trades"])
     if n == 0:
         return []
+    with np.errstate(all="ignore"):  # an overflow is a figure out of range, below
+        return _figures(rec, n, dd_penalty)
+
+
+def _figures(rec: Mapping[str, Any], n: int, dd_penalty: float) -> list[dict[str, Any]]:
     g = {k: np.asarray(v, dtype=np.float64) for k, v in rec.items()}
     f = _Figures()
     ALL = np.ones(n, dtype=np.bool_)  # noqa: N806 - a constant mask
