@@ -1,10 +1,11 @@
-"""Streaming-core benchmark: accumulator update cost and decoder throughput.
+"""Streaming-core benchmark: grouped fold cost against the number of groups, and
+decoder throughput.
 
     python -m benchmarks.bench_streaming [--repeat 5] [--out FILE]
 
 Prints a table and writes it as Markdown with the command used. Every figure is the
 median of ``--repeat`` runs, measured in the same process against a baseline in
-the same run (a bare ``list.append`` for updates, the standard library's
+the same run (the same fold called group by group, the standard library's
 ``json.loads`` for decoding). Nothing here asserts anything about time.
 """
 
@@ -13,8 +14,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import math
 import platform
-import random
 import statistics
 import sys
 import time
@@ -23,12 +24,12 @@ from pathlib import Path
 from types import ModuleType
 
 import msgspec
+import numpy as np
 
 from execution.intel.events import make_decoder
+from execution.intel.folds import trade_fold
+from streaming.fold import Segments, grow
 from streaming.framing import split_lines
-from streaming.keyed import KeyedMap
-from streaming.stats import CompensatedSum, Drawdown, HitCounter, MeanVar
-from streaming.windows import LastN, TimeWindow
 
 orjson: ModuleType | None
 try:
@@ -48,39 +49,39 @@ def median_time(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def bench_updates(n: int, repeat: int) -> list[tuple[str, float]]:
-    rng = random.Random(1)
-    xs = [rng.gauss(0.1, 1.0) for _ in range(n)]
-    wins = [x > 0 for x in xs]
-    keys = [f"SYM{rng.randrange(20)}" for _ in range(n)]
-    timed = [(float(i), x) for i, x in enumerate(xs)]
+def _trade_block(n: int, groups: int, rng: np.random.Generator) -> tuple[dict, np.ndarray]:
+    pnl = rng.normal(0.1, 1.0, n) * 100.0
+    risk = np.full(n, 100.0)
+    return {"pnl": pnl, "r": pnl / risk, "risk": risk}, rng.integers(0, groups, n)
 
-    def loop(make, data):
-        def run():
-            acc = make()
-            up = acc.append if isinstance(acc, list) else acc.update
-            for x in data:
-                up(x)
 
-        return run
+def bench_folds(n: int, repeat: int) -> list[tuple[str, int, float, float]]:
+    """The trade fold of one block of ``n`` events over 1 … 20,000 groups: the grouped
+    fold (``fold_block``), one table merge per block and, as the baseline in the same
+    run, the same fold called group by group (what a per-group design pays)."""
+    rng = np.random.default_rng(1)
+    fold = trade_fold(0.05)
+    out = []
+    for groups in (1, 20, 1_000, 20_000):
+        columns, codes = _trade_block(n, groups, rng)
+        seg = Segments(codes)
+        grouped = median_time(lambda: fold.fold_block(columns, Segments(codes)), repeat)
+        table = grow(fold, fold.fold_block(columns, seg), groups)
+        merge = median_time(lambda: fold.merge(table, table), repeat)
+        if groups <= 1_000:
+            parts = [np.flatnonzero(codes == g) for g in range(groups)]
 
-    def keyed():
-        k = KeyedMap(MeanVar)
-        up = k.update
-        for key, x in zip(keys, xs, strict=True):
-            up(key, x)
+            def per_group() -> None:
+                for rows in parts:
+                    fold.fold_block({k: v[rows] for k, v in columns.items()},
+                                    Segments(np.zeros(len(rows), dtype=np.int64)))  # fmt: skip
 
-    cases: list[tuple[str, Callable[[], None]]] = [
-        ("baseline: list.append", loop(list, xs)),
-        ("HitCounter", loop(HitCounter, wins)),
-        ("CompensatedSum", loop(CompensatedSum, xs)),
-        ("MeanVar (Welford)", loop(MeanVar, xs)),
-        ("Drawdown", loop(Drawdown, xs)),
-        ("LastN(50, MeanVar)", loop(lambda: LastN(50, MeanVar), xs)),
-        ("TimeWindow(1000s, MeanVar)", loop(lambda: TimeWindow(1000.0, MeanVar), timed)),
-        ("KeyedMap(MeanVar), 20 keys", keyed),
-    ]
-    return [(name, median_time(fn, repeat) / n * 1e9) for name, fn in cases]
+            baseline = median_time(per_group, max(1, repeat // 2))
+        else:
+            baseline = math.nan
+        out.append(("trade fold", groups, grouped / n * 1e9, baseline / n * 1e9))
+        out.append(("table merge (per group)", groups, merge / groups * 1e9, math.nan))
+    return out
 
 
 def bench_decoders(lines: list[bytes], repeat: int) -> list[tuple[str, float]]:
@@ -140,12 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="benchmarks/RESULTS-streaming.md")
     args = ap.parse_args(argv)
 
-    updates = bench_updates(args.events, args.repeat)
+    folds = bench_folds(1 << 16, args.repeat)
     lines = load_lines(args.events)
     decoders = bench_decoders(lines, args.repeat)
     avg_len = sum(map(len, lines)) / len(lines)
 
-    base_ns = updates[0][1]
     out = [
         "# Streaming core benchmark",
         "",
@@ -154,11 +154,23 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {platform.python_version()} on {platform.machine()}, {args.events:,} events, "
         f"median of {args.repeat} runs.",
         "",
-        "## Accumulator update cost",
+        "## Grouped fold cost (one block of 65,536 trades)",
         "",
-        "| accumulator | ns / event | × baseline |",
-        "|---|---:|---:|",
-        *[f"| {n} | {ns:,.0f} | {ns / base_ns:.1f} |" for n, ns in updates],
+        "The trade fold (16 kernels) over the block, against the same fold called group "
+        "by group (the baseline; not run beyond 1,000 groups), and the merge of two "
+        "tables of that many groups (ns per group).",
+        "",
+        "| what | groups | ns / event (or per group) | baseline: per group ns / event | "
+        "baseline ÷ grouped |",
+        "|---|---:|---:|---:|---:|",
+        *[
+            f"| {what} | {g:,} | {ns:,.0f} | "
+            + ("—" if math.isnan(base) else f"{base:,.0f}")
+            + " | "
+            + ("—" if math.isnan(base) else f"{base / ns:.1f}×")
+            + " |"
+            for what, g, ns, base in folds
+        ],
         "",
         f"## Decoder throughput (sample-log lines, {avg_len:.0f} bytes on average)",
         "",

@@ -93,7 +93,7 @@ class Segments:
     ``lengths`` their event counts, ``local`` each event's number among ``groups``,
     and ``order`` the events sorted by group, arrival order kept within each."""
 
-    __slots__ = ("_buckets", "groups", "lengths", "local", "n", "order", "starts")
+    __slots__ = ("_buckets", "_gathered", "groups", "lengths", "local", "n", "order", "starts")
 
     def __init__(self, codes: npt.ArrayLike) -> None:
         codes = np.asarray(codes, dtype=np.int64)
@@ -108,6 +108,8 @@ class Segments:
         local[self.order] = np.repeat(np.arange(len(first)), self.lengths)
         self.local: Ints = local
         self._buckets: list[Bucket] | None = None
+        # id(column) -> (column, its values per bucket): columns are gathered once
+        self._gathered: dict[int, tuple[Column, list[Column]]] = {}
 
     def __len__(self) -> int:
         return len(self.groups)
@@ -130,9 +132,29 @@ class Segments:
                     self._buckets.append(Bucket(rows, self.order[index], valid))
         return self._buckets
 
-    def padded(self, values: Column, fill: Any) -> list[tuple[Bucket, Column]]:
-        """``values`` (one per event) in the padded layout, ``fill`` at the padding."""
-        return [(b, np.where(b.valid, values[b.take], fill)) for b in self.buckets]
+    def _gather(self, column: Column) -> list[Column]:
+        """``column`` in the padded layout, each bucket's rows (padding unset); kept,
+        so the kernels of one block gather each column once."""
+        kept = self._gathered.get(id(column))
+        if kept is None or kept[0] is not column:
+            kept = self._gathered[id(column)] = (column, [column[b.take] for b in self.buckets])
+        return kept[1]
+
+    def padded(
+        self, values: Column, fill: Any, where: Bools | None = None
+    ) -> list[tuple[Bucket, Column]]:
+        """``values`` (one per event) in the padded layout, ``fill`` at the padding and
+        where ``where`` (one flag per event) is False."""
+        gathered = self._gather(values)
+        if where is None:
+            return [
+                (b, np.where(b.valid, v, fill)) for b, v in zip(self.buckets, gathered, strict=True)
+            ]
+        flags = self._gather(where)
+        return [
+            (b, np.where(b.valid & m, v, fill))
+            for b, v, m in zip(self.buckets, gathered, flags, strict=True)
+        ]
 
     def gather(self, parts: Sequence[tuple[Bucket, Column]], dtype: Any) -> Column:
         """One value per group from per-bucket results (one value per bucket row)."""

@@ -2,7 +2,7 @@
 
 * :class:`Count` — events (where a flag holds);
 * :class:`Sum` — a compensated sum (:mod:`streaming.sums`): exact to about twice
-  the working precision whatever the cancellation;
+  the working precision whatever the cancellation; :class:`Mean` — a count beside it;
 * :class:`Moments` — count, compensated sum and centred sum of squares (mean and
   variance; merged with Chan et al.'s pairwise formula);
 * :class:`Path` — the cumulative path of a value from 0: its total, highest and
@@ -41,18 +41,13 @@ from streaming.sums import padded_sums, prefix_sums, two_sum
 F8, I8 = np.float64, np.int64
 
 
-def _values(columns: Columns, x: str, where: str | None) -> tuple[Floats, Bools | None]:
-    """The input column with 0 where it does not count, and the flag (None: all)."""
-    values = columns[x]
-    if where is None:
-        return values, None
-    mask = columns[where]
-    return np.where(mask, values, 0.0), mask
+def _where(columns: Columns, where: str | None) -> Bools | None:
+    return None if where is None else columns[where]
 
 
-def _sums(seg: Segments, values: Floats) -> tuple[Floats, Floats]:
-    """The compensated sum (hi, lo) of ``values`` per group (0 adds nothing)."""
-    parts = [(b, padded_sums(v)) for b, v in seg.padded(values, 0.0)]
+def _sums(seg: Segments, values: Floats, where: Bools | None) -> tuple[Floats, Floats]:
+    """The compensated sum (hi, lo) of ``values`` where ``where`` holds, per group."""
+    parts = [(b, padded_sums(v)) for b, v in seg.padded(values, 0.0, where)]
     his = seg.gather([(b, p[0]) for b, p in parts], F8)
     los = seg.gather([(b, p[1]) for b, p in parts], F8)
     return his, los
@@ -95,7 +90,7 @@ class Sum:
         self.x, self.where = x, where
 
     def fold_block(self, columns: Columns, seg: Segments) -> Table:
-        hi, lo = _sums(seg, _values(columns, self.x, self.where)[0])
+        hi, lo = _sums(seg, columns[self.x], _where(columns, self.where))
         return {"hi": hi, "lo": lo}
 
     def merge(self, a: Table, b: Table) -> Table:
@@ -104,6 +99,32 @@ class Sum:
 
     def read(self, table: Table) -> Table:
         return {"sum": table["hi"] + table["lo"]}
+
+
+class Mean:
+    """Count and mean of ``x`` (where ``where`` holds): a count and a compensated sum."""
+
+    __slots__ = ("where", "x")
+    version = 1
+    fields = (Field("n", I8, 0), Field("hi", F8, 0.0), Field("lo", F8, 0.0))
+
+    def __init__(self, x: str = "x", where: str | None = None) -> None:
+        self.x, self.where = x, where
+
+    def fold_block(self, columns: Columns, seg: Segments) -> Table:
+        mask = _where(columns, self.where)
+        hi, lo = _sums(seg, columns[self.x], mask)
+        return {"n": seg.count(mask), "hi": hi, "lo": lo}
+
+    def merge(self, a: Table, b: Table) -> Table:
+        hi, lo = _add(a, b)
+        return {"n": a["n"] + b["n"], "hi": hi, "lo": lo}
+
+    def read(self, table: Table) -> Table:
+        n = table["n"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(n > 0, (table["hi"] + table["lo"]) / n, np.nan)
+        return {"n": n, "mean": mean}
 
 
 class Moments:
@@ -122,9 +143,10 @@ class Moments:
         self.x, self.where = x, where
 
     def fold_block(self, columns: Columns, seg: Segments) -> Table:
-        values, mask = _values(columns, self.x, self.where)
+        mask = _where(columns, self.where)
         n = seg.count(mask)
-        hi, lo = _sums(seg, values)
+        hi, lo = _sums(seg, columns[self.x], mask)
+        values = columns[self.x] if mask is None else np.where(mask, columns[self.x], 0.0)
         # centred on each group's first value, so a constant stream keeps m2 exactly 0
         ranked = seg.order if mask is None else seg.order[mask[seg.order]]
         groups = seg.local[ranked]
@@ -180,7 +202,7 @@ class Path:
 
     def fold_block(self, columns: Columns, seg: Segments) -> Table:
         parts = []
-        for bucket, steps in seg.padded(_values(columns, self.x, self.where)[0], 0.0):
+        for bucket, steps in seg.padded(columns[self.x], 0.0, _where(columns, self.where)):
             path, hi, lo = prefix_sums(steps)
             peaks = np.maximum(np.maximum.accumulate(path, axis=1), 0.0)
             parts.append((bucket, (hi[:, 0], lo[:, 0], peaks[:, -1],
@@ -257,7 +279,7 @@ class Run:
         return {"longest": table["longest"]}
 
 
-Kernel = Count | Sum | Moments | Path | Run
+Kernel = Count | Sum | Mean | Moments | Path | Run
 Derive = Callable[[Columns], Columns]
 
 

@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from execution.intel.events import Order, Trade
 from streaming.fold import Bools, Columns, Floats, Ints, Table
-from streaming.kernels import Composite, Count, Moments, Path, Run, Sum
+from streaming.kernels import Composite, Count, Mean, Moments, Path, Run, Sum
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +100,8 @@ def trade_fold(eps: float) -> Composite:
             ("risk_pnl", Sum("pnl", "has_risk")),
             ("risk", Sum("risk", "has_risk")),
             ("r", Moments("r", "has_r")),
-            ("win_r", Moments("r", "win_r")),
-            ("loss_r", Moments("r", "loss_r")),
+            ("win_r", Mean("r", "win_r")),
+            ("loss_r", Mean("r", "loss_r")),
             ("dd", Path("r", "has_r")),
             ("streak", Run("loss")),
         ],
@@ -127,10 +127,10 @@ ORDERS: Final = Composite(
         ("maker", Count("maker")),
         ("fallbacks", Count("fallback")),
         ("rejects", Count("rejected")),
-        ("slippage", Moments("slip", "has_slip")),
+        ("slippage", Mean("slip", "has_slip")),
         ("slip_cost", Sum("slip_cost", "has_slip")),
         ("notional", Sum("notional")),
-        ("latency", Moments("latency", "has_latency")),
+        ("latency", Mean("latency", "has_latency")),
     ],
     _derive_orders,
 )
