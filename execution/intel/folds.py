@@ -141,7 +141,9 @@ ORDERS: Final = Composite(
 
 def _column(xs: Sequence[Any], field: str) -> Floats:
     """A float field of each record (None → NaN)."""
-    return np.array(list(map(attrgetter(field), xs)), dtype=np.float64)
+    nan = math.nan
+    values = map(attrgetter(field), xs)
+    return np.fromiter((nan if v is None else v for v in values), np.float64, len(xs))
 
 
 def _required(xs: Sequence[Any], field: str) -> Floats:
