@@ -35,7 +35,7 @@ import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import compress, repeat
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any, Final, cast
 
 import numpy as np
@@ -53,6 +53,7 @@ from execution.intel.folds import (
     trade_columns,
     trade_fold,
 )
+from execution.intel.groups import Groups
 from execution.intel.lookback import parse_windows
 from streaming.decode import RecentIds, Reject, Skip
 from streaming.fold import Ints, Segments, grow
@@ -67,88 +68,6 @@ _CELL: Final = attrgetter("symbol", "strategy", "policy", "regime")
 
 class EngineStateError(ValueError):
     """A saved engine state that does not fit this engine (other windows, policy)."""
-
-
-class Groups:
-    """The groups of each grouping: key → id in order of first sight, at most
-    ``limit`` per grouping. Ids are shared by all groupings (the tables hold every
-    group of every grouping), so one fold pass covers the four groupings."""
-
-    __slots__ = ("ids", "limit", "names", "total")
-
-    def __init__(
-        self,
-        limit: int,
-        names: Sequence[Sequence[str]] | None = None,
-        ids: Sequence[Sequence[int]] | None = None,
-    ) -> None:
-        self.limit = limit
-        self.names = [list(n) for n in names] if names else [[] for _ in DIMENSIONS]
-        if ids is None:  # numbered grouping after grouping
-            starts = np.cumsum([0, *map(len, self.names)]).tolist()
-            ids = [range(a, a + len(n)) for a, n in zip(starts, self.names, strict=False)]
-        self.ids = [
-            dict(zip(n, map(int, i), strict=True)) for n, i in zip(self.names, ids, strict=True)
-        ]
-        self.total = sum(map(len, self.names))
-
-    def fits(self, cells: Sequence[tuple[str, ...]]) -> bool:
-        """Whether the groups of ``cells`` fit under the limit in every grouping."""
-        return all(
-            len(known) + len(set(map(itemgetter(d), cells)) - known.keys()) <= self.limit
-            for d, known in enumerate(self.ids)
-        )
-
-    def admit(self, cell: tuple[str, ...]) -> bool:
-        """Take one event's groups, or refuse them all when one would be one too many."""
-        for key, known in zip(cell, self.ids, strict=True):
-            if key not in known and len(known) >= self.limit:
-                return False
-        self.code(cell)
-        return True
-
-    def code(self, cell: Sequence[str]) -> list[int]:
-        """The id of each of ``cell``'s groups (one per grouping), new ones added."""
-        return [self._id(d, key) for d, key in enumerate(cell)]
-
-    def luts(self, cells: Sequence[tuple[str, ...]]) -> Ints:
-        """The ids of each of ``cells``' groups, one column per grouping (new groups
-        added in order of first sight)."""
-        out = np.empty((len(cells), len(self.ids)), dtype=np.int64)
-        for d, known in enumerate(self.ids):
-            keys = list(map(itemgetter(d), cells))
-            for key in dict.fromkeys(keys):
-                if key not in known:
-                    self._id(d, key)
-            out[:, d] = np.fromiter(map(known.__getitem__, keys), np.int64, len(keys))
-        return out
-
-    def _id(self, d: int, key: str) -> int:
-        known = self.ids[d]
-        i = known.get(key)
-        if i is None:
-            i = known[key] = self.total
-            self.total += 1
-            self.names[d].append(key)
-        return i
-
-    def rows(self, d: int) -> Ints:
-        """The ids of grouping ``d``'s groups, in the order of ``names[d]``."""
-        known = self.ids[d]
-        return np.array([known[k] for k in self.names[d]], dtype=np.int64)
-
-    def remap(self, other: Groups) -> Ints:
-        """This one's id of each of ``other``'s groups (new ones added here)."""
-        out = np.zeros(other.total, dtype=np.int64)
-        for d, names in enumerate(other.names):
-            theirs = other.ids[d]
-            for k in names:
-                out[theirs[k]] = self._id(d, k)
-        return out
-
-    def to_state(self) -> dict[str, Any]:
-        ids = [[known[k] for k in n] for n, known in zip(self.names, self.ids, strict=True)]
-        return {"names": self.names, "ids": ids}
 
 
 def _cells(events: Sequence[Event]) -> tuple[list[tuple[str, ...]], Ints]:
