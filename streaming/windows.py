@@ -259,6 +259,17 @@ class _Chunk:
         return seg.groups, fold.fold_block(columns, seg)
 
 
+def _union(
+    fold: GroupedFold, a: tuple[Ints, Table], b: tuple[Ints, Table]
+) -> tuple[Ints, Table]:
+    """The (groups, table) of ``a``'s events followed by ``b``'s."""
+    rows = np.union1d(a[0], b[0])
+    table = empty(fold, len(rows))
+    for groups, part in (a, b):
+        table = merge_into(fold, table, np.searchsorted(rows, groups), part)
+    return rows, table
+
+
 class TimeWindow:
     """Events with ``ts > watermark - span``: the watermark is given at the read
     (the largest ``ts`` of the whole input, so every window ends at the same
@@ -293,19 +304,22 @@ class TimeWindow:
 
     def _append(self, ts: Floats, columns: Columns, codes: Ints) -> None:
         """Whole chunks of at most ``chunk`` events; a short last chunk is topped up
-        first (its cached table dropped), so chunks stay few."""
+        first (its cached table extended by the new rows' fold), so chunks stay few."""
         self._read = None
         i, size = 0, self.chunk
         last = self.chunks[-1] if self.chunks else None
         if last is not None and len(last) < size:
             i = size - len(last)
             head = slice(0, i)
+            added = _Chunk(ts[head], _select(columns, head), codes[head])
             top = _Chunk(
-                np.concatenate((last.ts, ts[head])),
-                _concat([last.columns, _select(columns, head)]),
-                np.concatenate((last.codes, codes[head])),
+                np.concatenate((last.ts, added.ts)),
+                _concat([last.columns, added.columns]),
+                np.concatenate((last.codes, added.codes)),
             )
             top.cut = last.cut
+            if last.summary is not None and last.cut == 0:  # extend it: fold the new rows
+                top.summary = _union(self.fold, last.summary, added.fold(self.fold))
             self.chunks[-1] = top
         while i < len(ts):
             part = slice(i, i + size)
