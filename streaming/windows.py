@@ -64,6 +64,8 @@ from streaming.fold import (
 # Events per time-window chunk: a read merges one cached table per chunk and folds
 # the rows of at most the one or two the horizon cuts.
 CHUNK = 16384
+# Events per run of a chunk the horizon cuts: a read refolds at most one such run.
+SUB = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,13 +239,16 @@ class _Chunk:
     index of the first event still held (``cut``), the time range, and the cached
     (groups, table) once folded."""
 
-    __slots__ = ("codes", "columns", "cut", "hi", "lo", "summary", "ts")
+    __slots__ = ("codes", "columns", "cut", "hi", "lo", "subs", "summary", "ts")
 
     def __init__(self, ts: Floats, columns: Columns, codes: Ints) -> None:
         self.ts, self.columns, self.codes = ts, columns, codes
         self.cut = 0
         self.lo, self.hi = float(ts.min()), float(ts.max())
         self.summary: tuple[Ints, Table] | None = None
+        # once the horizon cuts the chunk: per run of SUB events, [start, end, lo,
+        # hi, cached (groups, table)], so a read refolds one run, not the chunk
+        self.subs: list[list[Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -258,10 +263,33 @@ class _Chunk:
         seg = Segments(self.codes if rows is None else self.codes[rows])
         return seg.groups, fold.fold_block(columns, seg)
 
+    def parts(self, fold: GroupedFold, horizon: float, sub: int) -> list[tuple[Ints, Table]]:
+        """(groups, table) of the held events with ``ts > horizon``, in order, as a
+        few pieces: the cached tables of the runs of ``sub`` events wholly in view and
+        the folds of the rows in view of the others."""
+        if self.subs is None:
+            starts = np.arange(0, len(self), sub)
+            los = np.minimum.reduceat(self.ts, starts).tolist()
+            his = np.maximum.reduceat(self.ts, starts).tolist()
+            ends = [*starts[1:].tolist(), len(self)]
+            self.subs = [[a, e, lo, hi, None] for a, e, lo, hi in
+                         zip(starts.tolist(), ends, los, his, strict=True)]  # fmt: skip
+        out = []
+        for run in self.subs:
+            start, end, lo, hi, kept = run
+            if end <= self.cut or hi <= horizon:
+                continue
+            if start >= self.cut and lo > horizon:
+                if kept is None:
+                    kept = run[4] = self.fold(fold, slice(start, end))
+                out.append(kept)
+            else:
+                first = max(start, self.cut)
+                out.append(self.fold(fold, first + np.flatnonzero(self.ts[first:end] > horizon)))
+        return out
 
-def _union(
-    fold: GroupedFold, a: tuple[Ints, Table], b: tuple[Ints, Table]
-) -> tuple[Ints, Table]:
+
+def _union(fold: GroupedFold, a: tuple[Ints, Table], b: tuple[Ints, Table]) -> tuple[Ints, Table]:
     """The (groups, table) of ``a``'s events followed by ``b``'s."""
     rows = np.union1d(a[0], b[0])
     table = empty(fold, len(rows))
@@ -276,16 +304,19 @@ class TimeWindow:
     instant). Events at or below this window's own largest ``ts`` minus ``span``
     can never come back into view and are dropped as they age out."""
 
-    __slots__ = ("_read", "_run", "chunk", "chunks", "fold", "max_ts", "size", "span")
+    __slots__ = ("_read", "_run", "chunk", "chunks", "fold", "max_ts", "size", "span", "sub")
 
-    def __init__(self, fold: GroupedFold, *, span: float, chunk: int = CHUNK) -> None:
+    def __init__(
+        self, fold: GroupedFold, *, span: float, chunk: int = CHUNK, sub: int = SUB
+    ) -> None:
         if not span > 0:
             raise ValueError(f"time span must be positive, got {span}")
-        if chunk < 1:
-            raise ValueError(f"chunk size must be positive, got {chunk}")
+        if chunk < 1 or sub < 1:
+            raise ValueError(f"chunk and run sizes must be positive, got {chunk}, {sub}")
         self.fold = fold
         self.span = span
         self.chunk = chunk
+        self.sub = sub
         self.chunks: list[_Chunk] = []
         self.max_ts: float | None = None
         self.size = 0
@@ -378,10 +409,10 @@ class TimeWindow:
         if c.inside(horizon):
             if c.summary is None:
                 c.summary = c.fold(self.fold)
-            groups, table = c.summary
-        else:
-            groups, table = c.fold(self.fold, c.cut + np.flatnonzero(c.ts[c.cut :] > horizon))
-        return merge_into(self.fold, out, groups, table)
+            return merge_into(self.fold, out, *c.summary)
+        for groups, table in c.parts(self.fold, horizon, self.sub):
+            out = merge_into(self.fold, out, groups, table)
+        return out
 
     def _run_of(self, i: int, j: int, horizon: float) -> Table:
         """The merged tables of ``chunks[i:j]`` (all wholly in view): the kept run
