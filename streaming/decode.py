@@ -73,15 +73,73 @@ class Skip(NamedTuple):
 Check = Callable[[list[Any]], list[tuple[int, Reject]]]
 
 
-class RecentIds:
-    """The last ``horizon`` ids seen, for duplicate detection in bounded memory."""
+class IdTrace:
+    """The keys offered to a :class:`RecentIds` (by :meth:`~RecentIds.add`,
+    :meth:`~RecentIds.admit` or :meth:`~RecentIds.add_many`), in order, and the
+    positions among them of the duplicates, up to and including the key whose
+    addition was the ``limit``-th; ``complete`` once that many were added. It also
+    counts all the keys offered and the duplicates among them, limit or not.
 
-    __slots__ = ("_order", "_set", "horizon")
+    After ``horizon`` additions a :class:`RecentIds` holds exactly the keys added
+    since the trace began, whatever it held before: so a trace of ``horizon``
+    additions is all of a fold's dependence on the ids it started with."""
+
+    __slots__ = ("added", "duplicates", "dups", "ids", "limit", "offered")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.added = 0
+        self.ids: list[str] = []
+        self.dups: list[int] = []
+        self.offered = 0
+        self.duplicates = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.added >= self.limit
+
+    def note(self, keys: list[str], dups: list[int]) -> None:
+        """``keys`` were offered in order; those at ``dups`` (ascending) were held."""
+        self.offered += len(keys)
+        self.duplicates += len(dups)
+        if self.added >= self.limit:
+            return
+        room = self.limit - self.added
+        if len(keys) - len(dups) >= room:  # stop just after the limit-th addition
+            passed = 0  # duplicates before the cut
+            for i in dups:
+                if i - passed >= room:
+                    break
+                passed += 1
+            end = room + passed
+            keys = keys[:end]
+            dups = dups[:passed]
+        base = len(self.ids)
+        self.ids += keys
+        self.dups += [base + i for i in dups] if base else dups
+        self.added += len(keys) - len(dups)
+
+    def additions(self) -> list[str]:
+        """The keys that were added (not duplicates), in order."""
+        if not self.dups:
+            return list(self.ids)
+        drop = set(self.dups)
+        return [k for i, k in enumerate(self.ids) if i not in drop]
+
+
+class RecentIds:
+    """The last ``horizon`` ids seen, for duplicate detection in bounded memory.
+
+    The ids held are always the last ``horizon`` additions (an addition is a key
+    that was not held when it came; those are distinct among themselves)."""
+
+    __slots__ = ("_order", "_set", "_trace", "horizon")
 
     def __init__(self, horizon: int = DEFAULT_DEDUP_HORIZON, ids: list[str] | None = None) -> None:
         self.horizon = horizon
         self._order: deque[str] = deque()
         self._set: set[str] = set()
+        self._trace: IdTrace | None = None
         for key in ids or ():
             self.add(key)
 
@@ -89,16 +147,55 @@ class RecentIds:
         return key in self._set
 
     def add(self, key: str) -> None:
+        self.admit(key)
+
+    def admit(self, key: str) -> bool:
+        """:meth:`add` ``key``; whether it was added (False: it was held, a duplicate)."""
         if key in self._set:
-            return
+            if self._trace is not None:
+                self._trace.note([key], [0])
+            return False
         self._order.append(key)
         self._set.add(key)
         if len(self._order) > self.horizon:
             self._set.discard(self._order.popleft())
+        if self._trace is not None:
+            self._trace.note([key], [])
+        return True
+
+    def copy(self) -> RecentIds:
+        """An independent copy holding the same ids (not tracing)."""
+        other = RecentIds(self.horizon)
+        other._order = self._order.copy()
+        other._set = self._set.copy()
+        return other
+
+    def reset(self, ids: Iterable[str] = ()) -> None:
+        """Hold what a fresh instance holds after :meth:`add` of each of ``ids`` in
+        order; a running trace is not told."""
+        fresh = RecentIds(self.horizon)
+        fresh.add_many(list(ids))
+        self._order, self._set = fresh._order, fresh._set
+
+    def trace(self, limit: int) -> None:
+        """Start recording an :class:`IdTrace` of up to ``limit`` additions."""
+        self._trace = IdTrace(limit)
+
+    def untrace(self) -> IdTrace:
+        """Stop recording; the trace so far (an empty, complete one if none ran)."""
+        trace, self._trace = self._trace, None
+        return IdTrace(0) if trace is None else trace
 
     def add_many(self, keys: list[str]) -> list[int]:
         """:meth:`add` each key in order; returns the positions of the keys that were
-        already held (duplicates, not added again).
+        already held (duplicates, not added again)."""
+        dups = self._add_many(keys)
+        if self._trace is not None:
+            self._trace.note(keys, dups)
+        return dups
+
+    def _add_many(self, keys: list[str]) -> list[int]:
+        """:meth:`add_many` without the trace.
 
         Set operations find the keys that may be duplicates (held already, or more
         than once in the batch); only their places are decided one by one. A key is
@@ -256,12 +353,10 @@ class LineDecoder(Generic[T]):
                 return bad[0][1]
         if self.id_of is not None:
             key = self.id_of(record)
-            if key is not None:
-                if key in self.recent:
-                    return Reject(
-                        "duplicate_id", f"id {key!r} seen within the last {self.recent.horizon}"
-                    )
-                self.recent.add(key)
+            if key is not None and not self.recent.admit(key):
+                return Reject(
+                    "duplicate_id", f"id {key!r} seen within the last {self.recent.horizon}"
+                )
         return record
 
     def decode_many(self, lines: Iterable[bytes]) -> tuple[list[T], list[Reject | Skip]]:

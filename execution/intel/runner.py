@@ -256,9 +256,10 @@ def fold_part(
     pieces: list[Piece],
     floor: float | None = None,
     log_files: Sequence[Path] | None = None,
-) -> tuple[ExpectancyEngine, IdTrace, int]:
+) -> tuple[ExpectancyEngine, IdTrace | None, int]:
     """Feed ``pieces`` to ``engine`` (a fresh one; a copy in a worker). Returns the
-    engine, its head and the lines read.
+    engine, its head (None when the fold's de-duplication did not all go through
+    the traced recent ids, so it cannot be checked) and the lines read.
 
     With ``log_files`` (the whole log, oldest first) the de-duplication starts from
     :func:`seed_ids` of the lines before the part rather than from nothing. The head
@@ -284,21 +285,33 @@ def fold_part(
             engine.feed_many(batch)
     finally:
         head = recent.untrace()
-    if not head.complete:
+    traced = _traced_all(engine, head)  # if not, this part is never merged
+    if traced and not head.complete:
         recent.reset(head.additions())
     if floor is not None:
         engine.forget(floor)
-    return engine, head, lines
+    return engine, head if traced else None, lines
 
 
-def head_agrees(recent: RecentIds, head: IdTrace) -> bool:
+def _traced_all(engine: ExpectancyEngine, trace: IdTrace) -> bool:
+    """Whether the trace saw every de-duplication decision of the fold: as many
+    duplicates as the engine rejected, and as many additions as events it took
+    (applied, or rejected for a group limit after de-duplication)."""
+    rejected = engine.inputs.rejected
+    taken = engine.inputs.orders + engine.inputs.trades + rejected.get("too_many_groups", 0)
+    duplicates = rejected.get("duplicate_id", 0)
+    return trace.duplicates == duplicates and trace.offered - trace.duplicates == taken
+
+
+def head_agrees(recent: RecentIds, head: IdTrace | None) -> bool:
     """Whether a fold that recorded ``head`` (:func:`fold_part`) decided each of its
-    ids as a fold continuing from ``recent`` decides it (``recent`` is unchanged).
+    ids as a fold continuing from ``recent`` decides it (``recent`` is unchanged;
+    no head never agrees).
 
     When it did, the two added the same ids up to the end of the head; a complete
     head holds ``horizon`` additions, after which both hold exactly those, so
     every later decision is the same too; an incomplete head is the whole part."""
-    return recent.copy().add_many(head.ids) == head.dups
+    return head is not None and recent.copy().add_many(head.ids) == head.dups
 
 
 def replay(
