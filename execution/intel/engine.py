@@ -224,8 +224,8 @@ class ExpectancyEngine:
     def merge(self, other: ExpectancyEngine) -> None:
         """Absorb another engine's input, which came after this one's (so engines over
         consecutive parts of a log fold in parallel and combine in order). Duplicate
-        ids *across* the two are not looked for: the caller makes sure the other's
-        first ids are not among this one's recent ids, as
+        ids *across* the two are not looked for: the caller makes sure the other
+        decided its first ids as this one's recent ids would have, as
         :func:`~execution.intel.runner.replay` does."""
         self._check_same([w.spec for w in other.windows], {"scratch_epsilon_r": other.eps})
         self._flush()
