@@ -36,6 +36,7 @@ All three merge (``other``'s events after ``self``'s; its codes translated by a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -239,7 +240,7 @@ class _Chunk:
     index of the first event still held (``cut``), the time range, and the cached
     (groups, table) once folded."""
 
-    __slots__ = ("codes", "columns", "cut", "hi", "lo", "subs", "summary", "ts")
+    __slots__ = ("codes", "columns", "cut", "hi", "lo", "subs", "summary", "ts", "view")
 
     def __init__(self, ts: Floats, columns: Columns, codes: Ints) -> None:
         self.ts, self.columns, self.codes = ts, columns, codes
@@ -249,6 +250,8 @@ class _Chunk:
         # once the horizon cuts the chunk: per run of SUB events, [start, end, lo,
         # hi, cached (groups, table)], so a read refolds one run, not the chunk
         self.subs: list[list[Any]] | None = None
+        # (a, b, pieces): the pieces of the events in view at any horizon in [a, b)
+        self.view: tuple[float, float, list[tuple[Ints, Table]]] | None = None
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -267,6 +270,9 @@ class _Chunk:
         """(groups, table) of the held events with ``ts > horizon``, in order, as a
         few pieces: the cached tables of the runs of ``sub`` events wholly in view and
         the folds of the rows in view of the others."""
+        view = self.view
+        if view is not None and view[0] <= horizon < view[1]:
+            return view[2]  # no event of the chunk crossed the horizon since
         if self.subs is None:
             starts = np.arange(0, len(self), sub)
             los = np.minimum.reduceat(self.ts, starts).tolist()
@@ -286,6 +292,18 @@ class _Chunk:
             else:
                 first = max(start, self.cut)
                 out.append(self.fold(fold, first + np.flatnonzero(self.ts[first:end] > horizon)))
+        held = self.ts[self.cut :]
+        seen = held > horizon
+        if len(out) > 1:  # kept as one table: a later read merges it once
+            merged = out[0]
+            for piece in out[1:]:
+                merged = _union(fold, merged, piece)
+            out = [merged]
+        self.view = (
+            float(held[~seen].max()) if not seen.all() else -math.inf,
+            float(held[seen].min()) if seen.any() else math.inf,
+            out,
+        )
         return out
 
 
@@ -359,6 +377,12 @@ class TimeWindow:
 
     def _evict(self, horizon: float) -> None:
         chunks = self.chunks
+        if any(c.hi <= horizon for c in chunks):  # wholly aged out, wherever it lies
+            kept = [c for c in chunks if c.hi > horizon]
+            first = next((i for i, c in enumerate(chunks) if c.hi > horizon), len(chunks))
+            if len(kept) != len(chunks) - first:  # one left the middle: the run is stale
+                self._run = None
+            chunks[:] = kept
         while chunks:
             c = chunks[0]
             if c.lo > horizon:
@@ -369,7 +393,7 @@ class TimeWindow:
                 continue
             if live[0]:
                 c.cut += int(live[0])
-                c.summary = None
+                c.summary = c.view = None
             break
 
     def read(self, watermark: float | None = None) -> Table:

@@ -61,6 +61,9 @@ from streaming.framing import OVERLONG, Frame
 from streaming.windows import Block, WindowKind, window
 
 STATE_VERSION: Final = 2
+# The policy fields a saved state depends on: a state is restored (or merged) only
+# into an engine with the same ones.
+STATE_POLICY: Final = ("scratch_epsilon_r", "dedup_horizon", "max_groups")
 # Events fed one at a time are folded as one block once this many wait.
 PENDING_MAX: Final = 4096
 _CELL: Final = attrgetter("symbol", "strategy", "policy", "regime")
@@ -216,10 +219,15 @@ class ExpectancyEngine:
         specs = [w.spec for w in self.windows]
         if list(windows) != specs:
             raise EngineStateError(f"state has windows {list(windows)}, the configuration {specs}")
-        mine = {"scratch_epsilon_r": self.eps}
-        theirs = {k: policy.get(k) for k in mine}
+        # what the state depends on (dd_penalty only weighs a published figure)
+        mine = {k: getattr(self.policy, k) for k in STATE_POLICY}
+        theirs = {k: policy.get(k) for k in STATE_POLICY}
         if theirs != mine:
-            raise EngineStateError(f"state has policy {theirs}, the configuration {mine}")
+            differ = {k: (theirs[k], mine[k]) for k in STATE_POLICY if theirs[k] != mine[k]}
+            raise EngineStateError(
+                "state has another policy: "
+                + ", ".join(f"{k} {a!r} (the configuration {b!r})" for k, (a, b) in differ.items())
+            )
 
     def merge(self, other: ExpectancyEngine) -> None:
         """Absorb another engine's input, which came after this one's (so engines over
@@ -227,7 +235,7 @@ class ExpectancyEngine:
         ids *across* the two are not looked for: the caller makes sure the other
         decided its first ids as this one's recent ids would have, as
         :func:`~execution.intel.runner.replay` does."""
-        self._check_same([w.spec for w in other.windows], {"scratch_epsilon_r": other.eps})
+        self._check_same([w.spec for w in other.windows], dataclasses.asdict(other.policy))
         self._flush()
         other._flush()
         self._inputs.merge(other._inputs)
@@ -241,6 +249,7 @@ class ExpectancyEngine:
         """Whether :meth:`merge` of ``other`` equals feeding its input after this one's
         as far as group limits go: it rejected no event for a group limit, and its
         groups fit with this one's under ``max_groups`` in every grouping."""
+        self._flush()  # pending events' groups count
         if other.inputs.rejected.get("too_many_groups", 0):
             return False
         return all(
