@@ -243,9 +243,22 @@ def from_state(fold: GroupedFold, state: Mapping[str, Any]) -> Table:
     names = [f.name for f in fold.fields]
     if sorted(columns) != sorted(names):
         raise FoldStateError(f"fold state columns {sorted(columns)}, expected {sorted(names)}")
-    out = {f.name: np.asarray(columns[f.name], dtype=f.dtype) for f in fold.fields}
+    out = {f.name: _column(f, columns[f.name]) for f in fold.fields}
     if len({len(v) for v in out.values()}) > 1:
         raise FoldStateError("fold state columns of different lengths")
+    return out
+
+
+def _column(f: Field, values: Any) -> Column:
+    """A saved column back as numbers of its field's dtype: whole numbers for a
+    count, finite numbers for a float; anything else is a FoldStateError."""
+    raw = np.asarray(values)
+    want = np.dtype(f.dtype).kind
+    if raw.ndim != 1 or (len(raw) and raw.dtype.kind not in ("iu" if want in "iu" else "iuf")):
+        raise FoldStateError(f"fold state column {f.name}: not a list of {np.dtype(f.dtype)}")
+    out = raw.astype(f.dtype)
+    if want == "f" and not np.isfinite(out).all():
+        raise FoldStateError(f"fold state column {f.name}: a value is not finite")
     return out
 
 

@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from streaming.fold import Bools, Columns, Field, Floats, Segments, Table
-from streaming.sums import padded_sums, prefix_sums, two_sum
+from streaming.sums import mean_pair, padded_sums, prefix_sums, two_sum
 
 F8, I8 = np.float64, np.int64
 
@@ -129,8 +129,11 @@ class Mean:
 
 class Moments:
     """Count, mean and sample variance of ``x`` (where ``where`` holds). The mean is
-    the compensated sum over the count; ``mu`` (a rounded mean) only centres the
-    sum of squares ``m2``, so a constant stream keeps ``m2`` exactly 0."""
+    the compensated sum over the count; ``m2`` (the centred sum of squares) is
+    centred on each group's first value in a block (so a constant stream keeps it
+    exactly 0) and merged with Chan's formula, the difference of the means taken
+    from the exact sums; ``mu`` is a rounded mean, kept to tell pieces of one
+    constant stream."""
 
     __slots__ = ("where", "x")
     version = 1
@@ -166,7 +169,14 @@ class Moments:
     def merge(self, a: Table, b: Table) -> Table:
         na, nb = a["n"], b["n"]
         n = na + nb
-        delta = b["mu"] - a["mu"]
+        # the difference of the two means from their exact sums (the rounded means
+        # would lose the digits that square into m2 at large magnitudes); exactly 0
+        # for two pieces of one constant stream
+        qa, ca = mean_pair(a["hi"], a["lo"], na)
+        qb, cb = mean_pair(b["hi"], b["lo"], nb)
+        d, err = two_sum(qb, -qa)
+        same = (a["m2"] == 0) & (b["m2"] == 0) & (a["mu"] == b["mu"])
+        delta = np.where(same, 0.0, d + (err + (cb - ca)))
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(n > 0, nb / n, 0.0)
             cross = np.where(n > 0, delta * delta * (na * (nb / n)), 0.0)
@@ -216,12 +226,18 @@ class Path:
     def merge(self, a: Table, b: Table) -> Table:
         here = a["hi"] + a["lo"]
         hi, lo = _add(a, b)
+        # b's points after a's total; a point that is b's last is the merged path's
+        # last, rounded once from the merged total like every point of a block (so a
+        # path that never falls shows no fall from two roundings of one point)
+        end, b_end = hi + lo, b["hi"] + b["lo"]
+        peak = np.where(b["peak"] == b_end, end, here + b["peak"])
+        trough = np.where(b["trough"] == b_end, end, here + b["trough"])
         return {
             "hi": hi,
             "lo": lo,
-            "peak": np.maximum(a["peak"], here + b["peak"]),
-            "trough": np.minimum(a["trough"], here + b["trough"]),
-            "fall": np.maximum(np.maximum(a["fall"], b["fall"]), a["peak"] - (here + b["trough"])),
+            "peak": np.maximum(a["peak"], peak),
+            "trough": np.minimum(a["trough"], trough),
+            "fall": np.maximum(np.maximum(a["fall"], b["fall"]), a["peak"] - trough),
         }
 
     def read(self, table: Table) -> Table:

@@ -89,3 +89,32 @@ def prefix_sums(xs: Floats) -> tuple[Floats, Floats, Floats]:
     path = partial.copy()
     path[..., 1:] += errors
     return path, partial[..., -1:], errors[..., -1:]
+
+
+_SPLIT = 134217729.0  # 2^27 + 1: Dekker's splitter for float64
+
+
+def two_prod(a: Any, b: Any) -> tuple[Any, Any]:
+    """``(p, e)`` with ``p = fl(a × b)`` and ``a × b = p + e`` exactly (Dekker), for
+    numbers well inside the float range; element by element."""
+    p = a * b
+    ca, cb = _SPLIT * a, _SPLIT * b
+    ah, bh = ca - (ca - a), cb - (cb - b)
+    al, bl = a - ah, b - bh
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def mean_pair(hi: Any, lo: Any, n: Any) -> tuple[Any, Any]:
+    """The mean of a compensated sum ``(hi, lo)`` over ``n`` as a pair ``(q, c)``
+    whose sum is it to about twice the working precision (0 where ``n`` is 0).
+
+    >>> (q,), (c,) = mean_pair(np.array([1e12 + 0.5]), np.array([1e-5]), np.array([3]))
+    >>> float(q), bool(abs(c) < 1e-4)
+    (333333333333.5, True)
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        safe = np.where(n > 0, n, 1)
+        q = hi / safe
+        p, e = two_prod(q, safe.astype(np.float64))
+        c = ((hi - p) - e + lo) / safe
+        return np.where(n > 0, q, 0.0), np.where(n > 0, c, 0.0)

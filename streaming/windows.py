@@ -98,6 +98,17 @@ def last_n(seg: Segments, n: int) -> Ints:
     return np.sort(seg.order[ends - np.arange(seg.n) <= n])
 
 
+def check_rows(columns: Columns, codes: Ints, names: Sequence[str], groups: int) -> None:
+    """Held input rows that fit: the fold's input columns, one length, codes of
+    known groups (a damaged state fails here, not at a later read)."""
+    if sorted(columns) != sorted(names):
+        raise ValueError(f"held columns {sorted(columns)}, expected {sorted(names)}")
+    if any(len(v) != len(codes) or v.ndim != 1 for v in columns.values()):
+        raise ValueError("held columns and codes of different lengths")
+    if len(codes) and (int(codes.min()) < 0 or int(codes.max()) >= groups):
+        raise ValueError(f"group codes outside 0..{groups - 1}")
+
+
 def encode_columns(columns: Columns) -> dict[str, Any]:
     """Columns as plain data: values as lists, dtypes by name, NaN (which JSON
     lacks) written as 0 with its positions listed."""
@@ -146,6 +157,11 @@ class AllTime:
     def merge(self, other: AllTime, remap: Ints, size: int) -> None:
         table = grow(self.fold, self.table, size)
         self.table = merge_into(self.fold, table, remap[: fold_size(other.table)], other.table)
+
+    def check(self, names: Sequence[str], groups: int, watermark: float | None) -> None:
+        """Raise ValueError unless the restored state fits ``groups`` groups."""
+        if fold_size(self.table) > groups:
+            raise ValueError(f"a table of {fold_size(self.table)} groups, {groups} known")
 
     def to_state(self) -> dict[str, Any]:
         return {"kind": "all", "table": to_state(self.fold, self.table)}
@@ -217,6 +233,16 @@ class LastN:
         if other.rows is not None:
             self._add(other.rows, remap[other.codes], size)
             self._trim()
+
+    def check(self, names: Sequence[str], groups: int, watermark: float | None) -> None:
+        """Raise ValueError unless the restored state fits ``groups`` groups."""
+        if self.rows is None:
+            if len(self.codes):
+                raise ValueError("codes without rows")
+            return
+        check_rows(self.rows, self.codes, names, groups)
+        if len(self.codes) and int(Segments(self.codes).lengths.max()) > self.n:
+            raise ValueError(f"a group holds more than its last {self.n} events")
 
     def to_state(self) -> dict[str, Any]:
         self._trim()
@@ -471,6 +497,18 @@ class TimeWindow:
         if other.max_ts is not None:
             self.max_ts = other.max_ts if self.max_ts is None else max(self.max_ts, other.max_ts)
             self._evict(self.max_ts - self.span)
+
+    def check(self, names: Sequence[str], groups: int, watermark: float | None) -> None:
+        """Raise ValueError unless the restored state fits ``groups`` groups and
+        the input's ``watermark``."""
+        if self.size > groups:
+            raise ValueError(f"a window of {self.size} groups, {groups} known")
+        if self.max_ts is not None and (watermark is None or not self.max_ts <= watermark):
+            raise ValueError(f"events up to ts {self.max_ts!r}, beyond the watermark")
+        for c in self.chunks:
+            check_rows(c.columns, c.codes, names, groups)
+            if len(c.ts) != len(c.codes):
+                raise ValueError("event times and codes of different lengths")
 
     def held(self) -> int:
         """Events held (those that can still come into view, and the rest of their

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -89,14 +90,25 @@ class Inputs:
 
     @classmethod
     def from_state(cls, s: Mapping[str, Any]) -> Inputs:
+        """The counts of :meth:`to_state`; ValueError for anything but counts (whole,
+        non-negative numbers) and a finite watermark or null."""
+        wm = s["watermark"]
+        if wm is not None and not (type(wm) in (int, float) and math.isfinite(wm)):
+            raise ValueError(f"watermark {wm!r} is not a finite number")
         return cls(
-            orders=int(s["orders"]),
-            trades=int(s["trades"]),
-            rejected=Counter({str(k): int(v) for k, v in s["reject_reasons"].items()}),
-            skipped=Counter({str(k): int(v) for k, v in s["skip_reasons"].items()}),
-            gaps=int(s["gaps"]),
-            watermark=None if s["watermark"] is None else float(s["watermark"]),
+            orders=_count(s["orders"]),
+            trades=_count(s["trades"]),
+            rejected=Counter({str(k): _count(v) for k, v in s["reject_reasons"].items()}),
+            skipped=Counter({str(k): _count(v) for k, v in s["skip_reasons"].items()}),
+            gaps=_count(s["gaps"]),
+            watermark=None if wm is None else float(wm),
         )
+
+
+def _count(v: Any) -> int:
+    if type(v) is not int or v < 0:
+        raise ValueError(f"count {v!r} is not a whole number >= 0")
+    return v
 
 
 Groups = Mapping[str, Mapping[str, tuple[Sequence[str], Records]]]

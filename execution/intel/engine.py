@@ -44,7 +44,9 @@ from execution.config import IntelConfig
 from execution.intel.document import DIMENSIONS, Inputs, build_document
 from execution.intel.events import Event, Order, Trade, make_decoder, to_event
 from execution.intel.folds import (
+    ORDER_INPUTS,
     ORDERS,
+    TRADE_INPUTS,
     FoldPolicy,
     Records,
     order_columns,
@@ -101,8 +103,12 @@ class ExpectancyEngine:
         self._inputs = Inputs()
         self.groups = Groups(max_groups)
         self._pending: list[Event] = []
-        trades = trade_fold(scratch_epsilon_r)
-        self._sides: list[tuple[WindowKind, WindowKind]] = [
+        self._sides = self._fresh_sides()
+
+    def _fresh_sides(self) -> list[tuple[WindowKind, WindowKind]]:
+        """Per window, an empty (trades, orders) pair."""
+        trades = trade_fold(self.eps)
+        return [
             (
                 window(trades, trades=w.trades, seconds=w.seconds),
                 window(ORDERS, trades=w.trades, seconds=w.seconds),
@@ -333,17 +339,31 @@ class ExpectancyEngine:
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Continue from :meth:`to_state` output of an engine with the same windows
-        and scratch epsilon; anything else is an :class:`EngineStateError`."""
-        if state.get("version") != STATE_VERSION:
+        and policy; anything else — another version, windows or policy, or a state
+        that does not hold together — is an :class:`EngineStateError`, and the
+        engine is left as it was."""
+        if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
+            version = state.get("version") if isinstance(state, Mapping) else None
             raise EngineStateError(
-                f"engine state version {state.get('version')!r} is not supported "
+                f"engine state version {version!r} is not supported "
                 f"(this engine reads version {STATE_VERSION}; replay the log to rebuild it)"
             )
-        self._check_same(state["windows"], state["policy"])
-        self._inputs = Inputs.from_state(state["inputs"])
-        self.decoder.recent = RecentIds.from_state(state["recent_ids"])
-        self.groups = Groups(self.max_groups, state["groups"]["names"], state["groups"]["ids"])
-        self._pending = []
-        for (t, o), s in zip(self._sides, state["surfaces"], strict=True):
-            t.restore(s["trades"])
-            o.restore(s["orders"])
+        try:
+            self._check_same(state["windows"], state["policy"])
+            inputs = Inputs.from_state(state["inputs"])
+            recent = RecentIds.from_state(state["recent_ids"])
+            if recent.horizon != self.policy.dedup_horizon:
+                raise ValueError(f"recent ids over a horizon of {recent.horizon}")
+            groups = Groups(self.max_groups, state["groups"]["names"], state["groups"]["ids"])
+            sides = self._fresh_sides()
+            for (t, o), s in zip(sides, state["surfaces"], strict=True):
+                for w, saved, names in (
+                    (t, s["trades"], TRADE_INPUTS),
+                    (o, s["orders"], ORDER_INPUTS),
+                ):
+                    w.restore(saved)
+                    w.check(names, groups.total, inputs.watermark)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise EngineStateError(f"engine state is damaged: {exc}") from None
+        self._inputs, self.groups, self._sides, self._pending = inputs, groups, sides, []
+        self.decoder.recent = recent

@@ -162,6 +162,19 @@ def trade_columns(trades: Sequence[Trade]) -> dict[str, Floats]:
     return {"ts": _required(trades, "ts"), "pnl": pnl, "r": r, "risk": risk}
 
 
+# The input columns of each fold, as the two functions build them.
+TRADE_INPUTS: Final = ("ts", "pnl", "r", "risk")
+ORDER_INPUTS: Final = (
+    "ts",
+    "filled",
+    "maker",
+    "fallback",
+    "rejected",
+    "slip",
+    "notional",
+    "latency",
+)
+
 _STATUS: Final = {"FILLED": 1, "PARTIALLY_FILLED": 1, "REJECTED": 2}
 
 

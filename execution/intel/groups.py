@@ -40,10 +40,15 @@ class Groups:
         if ids is None:  # numbered grouping after grouping
             starts = np.cumsum([0, *map(len, self.names)]).tolist()
             ids = [range(a, a + len(n)) for a, n in zip(starts, self.names, strict=False)]
-        self.ids = [
-            dict(zip(n, map(int, i), strict=True)) for n, i in zip(self.names, ids, strict=True)
-        ]
+        self.ids = [dict(zip(n, i, strict=True)) for n, i in zip(self.names, ids, strict=True)]
         self.total = sum(map(len, self.names))
+        every = [i for known in self.ids for i in known.values()]
+        if any(type(i) is not int for i in every) or sorted(every) != list(range(self.total)):
+            raise ValueError("group ids are not 0 … n-1, one per group")
+        if any(len(known) != len(n) for known, n in zip(self.ids, self.names, strict=True)):
+            raise ValueError("a group name appears twice in one grouping")
+        if any(len(n) > limit for n in self.names):
+            raise ValueError(f"more than max_groups = {limit} groups in a grouping")
 
     def fits(self, cells: Sequence[tuple[str, ...]]) -> bool:
         """Whether the groups of ``cells`` fit under the limit in every grouping."""
