@@ -189,11 +189,15 @@ class LastN:
     def _add(self, columns: Columns, codes: Ints, size: int) -> None:
         self.rows = dict(columns) if self.rows is None else _concat([self.rows, columns])
         self.codes = np.concatenate((self.codes, codes))
-        if len(self._dirty) < size:
-            self._dirty = np.concatenate((self._dirty, np.zeros(size - len(self._dirty), bool)))
+        self._grow(size)
         self._dirty[codes] = True
         if len(self.codes) > max(2 * self._kept, 4096):
             self._trim()
+
+    def _grow(self, size: int) -> None:
+        """Room for ``size`` groups (a read has a row for each)."""
+        if len(self._dirty) < size:
+            self._dirty = np.concatenate((self._dirty, np.zeros(size - len(self._dirty), bool)))
 
     def _trim(self) -> None:
         if self.rows is None:
@@ -205,6 +209,7 @@ class LastN:
 
     def absorb(self, block: Block) -> None:
         seg = block.segments
+        self._grow(block.size)
         if not seg.n or seg.lengths.max() <= self.n:
             self._add(block.columns, block.codes, block.size)
         else:
@@ -233,9 +238,13 @@ class LastN:
         if other.rows is not None:
             self._add(other.rows, remap[other.codes], size)
             self._trim()
+        else:
+            self._grow(size)
 
     def check(self, names: Sequence[str], groups: int, watermark: float | None) -> None:
         """Raise ValueError unless the restored state fits ``groups`` groups."""
+        if len(self._dirty) > groups:
+            raise ValueError(f"a window of {len(self._dirty)} groups, {groups} known")
         if self.rows is None:
             if len(self.codes):
                 raise ValueError("codes without rows")
@@ -251,6 +260,7 @@ class LastN:
             "n": self.n,
             "rows": None if self.rows is None else encode_columns(self.rows),
             "codes": self.codes.tolist(),
+            "size": len(self._dirty),
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -258,7 +268,11 @@ class LastN:
         self.codes = np.asarray(state["codes"], dtype=np.int64)
         self._kept = len(self.codes)
         self._cache = empty(self.fold, 0)
-        self._dirty = np.ones(int(self.codes.max()) + 1 if len(self.codes) else 0, bool)
+        size = int(state["size"])
+        if len(self.codes) and int(self.codes.max()) >= size:
+            raise ValueError(f"group codes outside 0..{size - 1}")
+        self._dirty = np.zeros(size, bool)
+        self._dirty[self.codes] = True
 
 
 class _Chunk:
@@ -369,10 +383,10 @@ class TimeWindow:
         self._run: tuple[_Chunk, int, Table] | None = None
 
     def absorb(self, block: Block) -> None:
+        self.size = max(self.size, block.size)
         if not len(block):
             return
         self._append(block.ts, block.columns, block.codes)
-        self.size = max(self.size, block.size)
         top = float(block.ts.max())
         self.max_ts = top if self.max_ts is None else max(self.max_ts, top)
         self._evict(self.max_ts - self.span)
