@@ -11,11 +11,11 @@ import pytest
 
 from benchmarks.generate import events
 from execution.intel.expectancy_v6 import ExpectancyEngine
-from tests.intel.oracle import expectancy_surfaces
 from execution.state_publish import EXPECTANCY_FILE, publish_intel
 from streaming.checkpoint import CheckpointError, CheckpointStore
 from streaming.framing import split_lines
 from tests.intel.builders import assert_close
+from tests.intel.oracle import expectancy_surfaces
 
 
 def two_generations(tmp_path):

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from execution.intel.expectancy_v6 import ExpectancyEngine
-from tests.intel.oracle import expectancy_surfaces
 from execution.intel.runner import replay
 from tests.intel.builders import assert_close, line, order, trade
+from tests.intel.oracle import expectancy_surfaces
 
 WINDOWS = ("all", "3t", "1h")
 

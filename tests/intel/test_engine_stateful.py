@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from execution.intel.expectancy_v6 import ExpectancyEngine
-from tests.intel.oracle import expectancy_surfaces
 from tests.intel.builders import BAD_LINES, T0, assert_close, good_event, line
+from tests.intel.oracle import expectancy_surfaces
 
 WINDOWS = ("all", "3t", "1h")
 HORIZON = 8

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from execution.intel import events as ev
 from execution.intel.expectancy_v6 import ExpectancyEngine
-from tests.intel.oracle import expectancy_surfaces
 from execution.intel.runner import replay
 from streaming.checkpoint import CheckpointStore
 from streaming.decode import REJECT_REASONS
@@ -29,6 +28,7 @@ from tests.intel.builders import (
     trade,
     validator,
 )
+from tests.intel.oracle import expectancy_surfaces
 
 WINDOWS = ("all", "3t", "1h")
 
