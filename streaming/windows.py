@@ -173,7 +173,10 @@ class AllTime:
 class LastN:
     """The last ``n`` events of each group."""
 
-    __slots__ = ("_cache", "_dirty", "_kept", "codes", "fold", "n", "rows")
+    __slots__ = (
+        "_cache", "_dirty", "_fresh", "_full", "_kept", "_seen", "_waiting", "_waiting_n",
+        "codes", "fold", "n", "rows",
+    )  # fmt: skip
 
     def __init__(self, fold: GroupedFold, *, n: int) -> None:
         if n <= 0:
@@ -185,24 +188,52 @@ class LastN:
         self._kept = 0  # rows held after the last trim
         self._cache = empty(fold, 0)
         self._dirty = np.zeros(0, dtype=np.bool_)
+        # blocks absorbed since the rows were last joined (joined at a read or trim,
+        # so absorbing costs the block, not the rows held)
+        self._waiting: list[tuple[Columns, Ints]] = []
+        self._waiting_n = 0
+        # per group: events ever absorbed (while at most n, none has dropped out and
+        # a read merges the new rows into the kept row), and whether its kept row
+        # must be folded afresh; the trailing rows absorbed since the last read
+        self._seen = np.zeros(0, dtype=np.int64)
+        self._full = np.zeros(0, dtype=np.bool_)
+        self._fresh = 0
 
     def _add(self, columns: Columns, codes: Ints, size: int) -> None:
-        self.rows = dict(columns) if self.rows is None else _concat([self.rows, columns])
-        self.codes = np.concatenate((self.codes, codes))
+        self._waiting.append((columns, codes))
+        self._waiting_n += len(codes)
         self._grow(size)
         self._dirty[codes] = True
-        if len(self.codes) > max(2 * self._kept, 4096):
+        self._seen += np.bincount(codes, minlength=len(self._seen))
+        if len(self.codes) + self._waiting_n > max(2 * self._kept, 4096):
             self._trim()
+
+    def _settle(self) -> None:
+        """Join the waiting blocks to the rows held."""
+        if self._waiting:
+            parts: list[tuple[Columns, Ints]] = (
+                [] if self.rows is None else [(self.rows, self.codes)]
+            )
+            parts += self._waiting
+            self.rows = _concat([p[0] for p in parts])
+            self.codes = np.concatenate([p[1] for p in parts])
+            self._fresh += self._waiting_n
+            self._waiting, self._waiting_n = [], 0
 
     def _grow(self, size: int) -> None:
         """Room for ``size`` groups (a read has a row for each)."""
-        if len(self._dirty) < size:
-            self._dirty = np.concatenate((self._dirty, np.zeros(size - len(self._dirty), bool)))
+        more = size - len(self._dirty)
+        if more > 0:
+            self._dirty = np.concatenate((self._dirty, np.zeros(more, bool)))
+            self._full = np.concatenate((self._full, np.zeros(more, bool)))
+            self._seen = np.concatenate((self._seen, np.zeros(more, np.int64)))
 
     def _trim(self) -> None:
+        self._settle()
         if self.rows is None:
             return
         keep = last_n(Segments(self.codes), self.n)
+        self._fresh = int(np.count_nonzero(keep >= len(self.codes) - self._fresh))
         self.rows = _select(self.rows, keep)
         self.codes = self.codes[keep]
         self._kept = len(keep)
@@ -220,21 +251,35 @@ class LastN:
         """The fold of each group's last ``n`` events; only the groups that changed
         since the last read are folded again."""
         table = self._cache = grow(self.fold, self._cache, len(self._dirty))
+        self._settle()
         if self.rows is None or not self._dirty.any():
             return table
-        changed = np.flatnonzero(self._dirty[self.codes])
-        seg = Segments(self.codes[changed])
-        if seg.lengths.max() > self.n:
-            changed = changed[last_n(seg, self.n)]
-            seg = Segments(self.codes[changed])
-        put(table, seg.groups, self.fold.fold_block(_select(self.rows, changed), seg))
-        self._dirty[:] = False
+        # a group none of whose events has dropped out takes its new rows merged
+        # into its kept row; the others fold their last n afresh
+        growing = self._dirty & ~self._full & (self._seen <= self.n)
+        afresh = self._dirty & ~growing
+        codes, start = self.codes, len(self.codes) - self._fresh
+        new = start + np.flatnonzero(growing[codes[start:]])
+        if len(new):
+            seg = Segments(codes[new])
+            part = self.fold.fold_block(_select(self.rows, new), seg)
+            table = self._cache = merge_into(self.fold, table, seg.groups, part)
+        changed = np.flatnonzero(afresh[codes])
+        if len(changed):
+            seg = Segments(codes[changed])
+            if seg.lengths.max() > self.n:
+                changed = changed[last_n(seg, self.n)]
+                seg = Segments(codes[changed])
+            put(table, seg.groups, self.fold.fold_block(_select(self.rows, changed), seg))
+        self._dirty[:] = self._full[:] = False
+        self._fresh = 0
         return table
 
     def forget(self, watermark: float) -> None:
         """Nothing to forget: a group's last events stay in view however old."""
 
     def merge(self, other: LastN, remap: Ints, size: int) -> None:
+        other._settle()
         if other.rows is not None:
             self._add(other.rows, remap[other.codes], size)
             self._trim()
@@ -245,6 +290,7 @@ class LastN:
         """Raise ValueError unless the restored state fits ``groups`` groups."""
         if len(self._dirty) > groups:
             raise ValueError(f"a window of {len(self._dirty)} groups, {groups} known")
+        self._settle()
         if self.rows is None:
             if len(self.codes):
                 raise ValueError("codes without rows")
@@ -267,12 +313,15 @@ class LastN:
         self.rows = None if state["rows"] is None else decode_columns(state["rows"])
         self.codes = np.asarray(state["codes"], dtype=np.int64)
         self._kept = len(self.codes)
+        self._waiting, self._waiting_n, self._fresh = [], 0, 0
         self._cache = empty(self.fold, 0)
         size = int(state["size"])
         if len(self.codes) and int(self.codes.max()) >= size:
             raise ValueError(f"group codes outside 0..{size - 1}")
         self._dirty = np.zeros(size, bool)
         self._dirty[self.codes] = True
+        self._full = self._dirty.copy()  # no kept rows yet
+        self._seen = np.bincount(self.codes, minlength=size).astype(np.int64)
 
 
 class _Chunk:
