@@ -70,6 +70,9 @@ class FollowerMachine(RuleBasedStateMachine):
         # a copytruncate and a delete of the live file within one poll interval cannot
         # be ordered by any poller (docs/follower.md, limits): rotators use one scheme
         self.copied_since_poll = False
+        # ... and a follower restarted from a checkpoint knows nothing after it: a
+        # copytruncate since the checkpoint counts as within its first poll interval
+        self.copied_since_checkpoint = False
         self.lossable: set[int] = set()  # destroyed unread, in a file never read from
         self.reportable: set[int] = set()  # destroyed unread, in a file read from
         self.delivered: list[int] = []
@@ -185,7 +188,7 @@ class FollowerMachine(RuleBasedStateMachine):
 
     @rule()
     def copytruncate(self) -> None:
-        self.copied_since_poll = True
+        self.copied_since_poll = self.copied_since_checkpoint = True
         self._finish_partial()
         self._shift_siblings()
         first = self.dir / f"{self.path.name}.1"
@@ -263,6 +266,7 @@ class FollowerMachine(RuleBasedStateMachine):
             }
         )
         self.ckpt = (self.follower.position, len(self.delivered), self.gaps)
+        self.copied_since_checkpoint = False
 
     @precondition(lambda self: self.follower is not None)
     @rule()
@@ -272,6 +276,7 @@ class FollowerMachine(RuleBasedStateMachine):
         self.follower.close()
         self.follower = None
         self.started = False
+        self.copied_since_poll = self.copied_since_checkpoint
         loaded = CheckpointStore(self.store.path).load()
         assert loaded is not None
         position = Position.from_state(loaded.payload["position"])
