@@ -10,7 +10,7 @@ import random
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from execution.intel.expectancy_v6 import (
@@ -344,7 +344,6 @@ def _stream(data: bytes, cuts: list[int], restores: list[bool]) -> ExpectancyEng
     st.lists(st.integers(0, 10_000), max_size=12),
     st.lists(st.booleans(), min_size=1, max_size=12),
 )
-@settings(max_examples=settings.default.max_examples * 2)
 def test_streaming_equals_batch_in_any_chunking_with_restores(lines, cuts, restores):
     """Any byte chunking, any snapshot/restore cycles: the batch document."""
     data = b"".join(ln + b"\n" for ln in lines)

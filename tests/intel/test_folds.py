@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from execution.intel.events import Event, Order, Trade
@@ -48,6 +48,10 @@ from streaming.fold import (
 from streaming.windows import Block, window
 from tests.intel.builders import T0, assert_close, good_event
 from tests.intel.oracle import batch_sufficient
+
+# At most 100 examples per property, also under the CI profile's 400: these run
+# once per kernel or window kind, and the suite's time is kept in bounds.
+CAPPED = settings(max_examples=min(settings.default.max_examples, 100))
 
 epsilons = st.sampled_from([0.0, 0.05, 0.5, 1.0])
 
@@ -129,6 +133,7 @@ def assert_records_are_the_oracles(case: Case, t: Table, o: Table, eps: float) -
 # --- the records --------------------------------------------------------------------------
 
 
+@CAPPED
 @given(cases(), epsilons)
 def test_each_groups_record_is_the_oracles(case, eps):
     """One block of trades and one of orders of several groups: each group's record
@@ -136,6 +141,7 @@ def test_each_groups_record_is_the_oracles(case, eps):
     assert_records_are_the_oracles(case, *tables(case, eps), eps)
 
 
+@CAPPED
 @given(cases(), epsilons, st.data())
 def test_parts_merged_and_single_events_give_the_oracles_record(case, eps, data):
     """The events cut anywhere into parts merged in order, or stepped in one at a
@@ -161,6 +167,7 @@ def test_parts_merged_and_single_events_give_the_oracles_record(case, eps, data)
     assert_records_are_the_oracles(case, *stepped, eps)
 
 
+@CAPPED
 @given(cases(most=25), epsilons, st.sampled_from(["all", "last", "time"]), st.data())
 def test_windows_of_the_domain_folds_give_the_oracles_record(case, eps, kind, data):
     """A window of each fold fed blocks (all events, each group's last n, the events
@@ -201,6 +208,7 @@ def test_windows_of_the_domain_folds_give_the_oracles_record(case, eps, kind, da
     assert_rows_are_the_oracles(recs, views, eps)
 
 
+@CAPPED
 @given(cases(most=15), epsilons, st.data())
 def test_records_follow_the_rows_asked_for(case, eps, data):
     """``records(…, rows)`` has row ``rows[i]``'s record at i, in any order; and
@@ -218,6 +226,7 @@ def test_records_follow_the_rows_asked_for(case, eps, data):
         assert row(plain, g) == dataclasses.asdict(s)
 
 
+@CAPPED
 @given(cases(most=10), epsilons)
 def test_present_marks_groups_with_a_trade_or_an_order(case, eps):
     """``present`` is True exactly for groups with at least one trade or order."""
@@ -229,6 +238,7 @@ def test_present_marks_groups_with_a_trade_or_an_order(case, eps):
 # --- the state ------------------------------------------------------------------------------
 
 
+@CAPPED
 @given(cases(), epsilons)
 def test_state_round_trips_exactly_through_strict_json(case, eps):
     """Both folds' tables restore exactly from ``to_state`` through JSON without NaN,
@@ -256,6 +266,7 @@ r_values = st.sampled_from([math.nan, 0.0, -0.0, 0.05, -0.05, 0.5, -0.5, 1.0, ma
 )
 
 
+@CAPPED
 @given(st.lists(st.tuples(pnl_values, r_values), max_size=30), epsilons)
 def test_classify_is_the_rule_on_arrays_and_scalars(rows, eps):
     """win: pnl > 0; loss: pnl < 0; scratch: |R| < eps, never when R is unknown
@@ -272,6 +283,7 @@ def test_classify_is_the_rule_on_arrays_and_scalars(rows, eps):
         assert tuple(map(bool, singles[i])) == want, (p, x, eps)
 
 
+@CAPPED
 @given(st.lists(st.integers(0, 10**6).flatmap(lambda i: good_event(i, T0 + i, "trade"))))
 def test_trade_columns_take_r_multiple_over_pnl_over_risk(dicts):
     """ts and pnl as given; risk NaN when absent; R the given r_multiple, else
@@ -294,6 +306,7 @@ def test_trade_columns_take_r_multiple_over_pnl_over_risk(dicts):
         assert (trades[i].r is None) == math.isnan(got)
 
 
+@CAPPED
 @given(st.lists(st.integers(0, 10**6).flatmap(lambda i: good_event(i, T0 + i, "order"))))
 def test_order_columns_follow_the_status(dicts):
     """A fill (FILLED or PARTIALLY_FILLED) counts maker and fallback and carries its

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streaming.fold import (
@@ -55,6 +55,10 @@ from streaming.fold import (
     to_state,
 )
 from streaming.kernels import Composite, Count, Mean, Moments, Path, Run, Sum
+
+# At most 100 examples per property, also under the CI profile's 400: these run
+# once per kernel or window kind, and the suite's time is kept in bounds.
+CAPPED = settings(max_examples=min(settings.default.max_examples, 100))
 
 REL = 1e-9
 TINY = 2.0**-1022  # the smallest normal float: below it a square loses its digits
@@ -259,6 +263,7 @@ def integers(table: Table) -> Table:
 # --- the laws (each example holds every kernel to them) ------------------------------------
 
 
+@CAPPED
 @given(ev=events())
 def test_a_block_agrees_with_the_plain_reference(ev):
     """One fold_block of a block of many groups reads each group's plain reference."""
@@ -266,6 +271,7 @@ def test_a_block_agrees_with_the_plain_reference(ev):
         assert_agrees(spec, ev, table_of(spec.make(), ev))
 
 
+@CAPPED
 @given(ev=events(), data=st.data())
 def test_parts_merged_in_order_agree_with_the_whole(ev, data):
     """The consecutive parts of a block (any cut points) folded apart and merged in
@@ -280,6 +286,7 @@ def test_parts_merged_in_order_agree_with_the_whole(ev, data):
         assert equal(integers(merged), integers(table_of(fold, ev))), spec.name
 
 
+@CAPPED
 @given(ev=events(), data=st.data())
 def test_merge_is_associative(ev, data):
     """(a · b) · c and a · (b · c) of three consecutive parts both agree with the
@@ -295,6 +302,7 @@ def test_merge_is_associative(ev, data):
         assert equal(integers(left), integers(right)), spec.name
 
 
+@CAPPED
 @given(ev=events(), data=st.data())
 def test_the_empty_row_is_the_identity(ev, data):
     """Merging the empty table on either side of a block's table changes nothing
@@ -312,6 +320,7 @@ def test_the_empty_row_is_the_identity(ev, data):
         assert_agrees(spec, ev, fold.merge(merged, none))
 
 
+@CAPPED
 @given(ev=events())
 def test_one_event_at_a_time_agrees_with_the_block(ev):
     """``step`` over the events in arrival order agrees with the reference, its
@@ -327,6 +336,7 @@ def test_one_event_at_a_time_agrees_with_the_block(ev):
         assert equal(integers(table), integers(table_of(fold, ev))), spec.name
 
 
+@CAPPED
 @given(ev=events(), more=events(longest=8))
 def test_state_round_trips_exactly_through_json(ev, more):
     """``from_state`` of ``to_state`` through strict JSON is the same table exactly
@@ -349,6 +359,7 @@ def test_state_round_trips_exactly_through_json(ev, more):
         assert equal(a, b), spec.name
 
 
+@CAPPED
 @given(ev=events(longest=8))
 def test_a_state_of_another_version_or_other_columns_is_refused(ev):
     """A state with another version, a missing, extra or renamed column, columns of
@@ -415,6 +426,7 @@ def _part(name: str, table: Table) -> Table:
     return {k.removeprefix(f"{name}."): v for k, v in table.items() if k.startswith(f"{name}.")}
 
 
+@CAPPED
 @given(ev=events(), data=st.data())
 def test_composite_is_its_parts_side_by_side(ev, data):
     """A Composite's fields, fold_block, merge and read are exactly its parts' own on
@@ -443,6 +455,7 @@ def test_composite_is_its_parts_side_by_side(ev, data):
 # --- the generic table operations ---------------------------------------------------------
 
 
+@CAPPED
 @given(ev=events(), data=st.data())
 def test_merge_into_some_rows_merges_row_by_row(ev, data):
     """``merge_into(table, rows, part)`` merges part's i-th row after row ``rows[i]``
@@ -525,6 +538,7 @@ def group_codes(draw: st.DrawFn) -> list[int]:
     return draw(st.lists(st.integers(0, top), max_size=300))
 
 
+@CAPPED
 @given(group_codes(), st.data())
 def test_segments_describe_the_codes(codes, data):
     """groups, lengths, starts, local and order agree with the codes: order is the
@@ -554,6 +568,7 @@ def test_segments_describe_the_codes(codes, data):
         assert abs(got - math.fsum(mine)) <= REL * math.fsum(map(abs, mine))
 
 
+@CAPPED
 @given(group_codes(), st.data())
 def test_buckets_cover_each_group_in_arrival_order(codes, data):
     """Every group is one row of one bucket; the row's valid prefix indexes its

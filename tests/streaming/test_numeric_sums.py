@@ -20,7 +20,7 @@ from fractions import Fraction
 import msgspec
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from execution.intel.events import Event
@@ -32,6 +32,10 @@ from streaming.sums import block_sum, padded_sums, prefix_sums, two_sum
 from streaming.windows import AllTime, Block, LastN, TimeWindow
 from tests.intel.builders import line, order, trade
 from tests.intel.oracle import expectancy_surfaces as oracle_surfaces
+
+# At most 100 examples per property, also under the CI profile's 400: these run
+# once per kernel or window kind, and the suite's time is kept in bounds.
+CAPPED = settings(max_examples=min(settings.default.max_examples, 100))
 
 MAX = 1e15  # the decoder's bound on a summed value
 MAGNITUDES = (
@@ -93,6 +97,7 @@ def grouped_table(fold, codes, xs, n):
 # --- the primitives -----------------------------------------------------------------------
 
 
+@CAPPED
 @given(adversarial, adversarial, st.lists(st.tuples(adversarial, adversarial), max_size=20))
 def test_two_sum_is_error_free(a, b, pairs):
     """s = fl(a + b) and s + e = a + b exactly, for floats and element by element."""
@@ -105,6 +110,7 @@ def test_two_sum_is_error_free(a, b, pairs):
         assert s == x + y and Fraction(s) + Fraction(e) == Fraction(x) + Fraction(y)
 
 
+@CAPPED
 @given(cancelling(), st.lists(cancelling(most=8), max_size=3), st.integers(0, 3))
 def test_block_and_padded_sums_agree_with_fsum(xs, others, pad):
     """block_sum of a block, and padded_sums of it as a row beside other rows padded
@@ -124,6 +130,7 @@ def test_block_and_padded_sums_agree_with_fsum(xs, others, pad):
     assert [v.tolist() for v in zero_width] == [[0.0, 0.0], [0.0, 0.0]]
 
 
+@CAPPED
 @given(cancelling(), st.integers(0, 3))
 def test_prefix_sums_are_each_running_total(xs, pad):
     """Every point of prefix_sums is its prefix's exact sum (within the bound), and
@@ -147,6 +154,7 @@ def test_prefix_sums_are_each_running_total(xs, pad):
 # --- the kernels ----------------------------------------------------------------------------
 
 
+@CAPPED
 @given(groups(), st.lists(st.integers(0, 10_000), max_size=4))
 def test_kernel_sums_mean_and_path_total_agree_with_fsum(case, cuts):
     """Per group, Sum, Mean's and Moments' mean (over n) and Path's total are the exact sum:
@@ -175,6 +183,7 @@ def test_kernel_sums_mean_and_path_total_agree_with_fsum(case, cuts):
                     assert close(got[g], mine), (column, g, got[g], math.fsum(mine))
 
 
+@CAPPED
 @given(
     st.floats(-MAX, MAX, allow_nan=False) | st.sampled_from(MAGNITUDES),
     st.integers(1, 200),
@@ -201,6 +210,7 @@ def test_a_constant_stream_has_zero_variance(value, n, cut):
             assert read["var"][0] == 0.0
 
 
+@CAPPED
 @given(
     st.floats(-1e9, 1e9, allow_nan=False),
     st.lists(st.floats(-1e-3, 1e-3), min_size=2, max_size=80),
@@ -227,6 +237,7 @@ def test_near_equal_values_keep_their_variance(base, deltas, cut):
 # --- the windows ----------------------------------------------------------------------------
 
 
+@CAPPED
 @given(groups(), st.integers(1, 40), st.integers(1, 7), st.floats(1.0, 200.0), st.data())
 def test_windows_keep_exact_sums(case, n, chunk, span, data):
     """All-time, last-N and time windows (any blocks, small chunks) read the exact
@@ -266,6 +277,7 @@ pnls = st.sampled_from([p for p in MAGNITUDES if p and abs(p) <= MAX]) | st.floa
 )
 
 
+@CAPPED
 @given(
     st.lists(st.tuples(pnls, st.sampled_from([None, 1e3, 1e5, 1e15])), max_size=60),
     st.integers(0, 60),

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streaming.fold import Segments, Table, equal, grow
@@ -41,6 +41,10 @@ from streaming.windows import (
     window,
 )
 from tests.streaming.test_kernels import ref_longest_run, ref_moments, ref_path, tolerance
+
+# At most 100 examples per property, also under the CI profile's 400: these run
+# once per kernel or window kind, and the suite's time is kept in bounds.
+CAPPED = settings(max_examples=min(settings.default.max_examples, 100))
 
 FOLD = Composite(
     [("n", Count("w")), ("s", Sum("xn", "w")), ("m", Moments("xn", "w")),
@@ -226,6 +230,7 @@ def check(w: Any, kind: Kind, evs: Sequence[Ev], size: int, extra: float) -> Non
 # --- the properties -----------------------------------------------------------------------
 
 
+@CAPPED
 @given(kinds(), streams(), extras)
 def test_a_read_equals_the_brute_force_reference(kind, stream, extra):
     """After any blocks, a read at the default or a later watermark equals each
@@ -234,6 +239,7 @@ def test_a_read_equals_the_brute_force_reference(kind, stream, extra):
     check(w, kind, stream.events, stream.size, extra)
 
 
+@CAPPED
 @given(kinds(), streams(), st.data())
 def test_any_blocks_give_the_same_read(kind, stream, data):
     """The events cut into other blocks (down to one event each) read the same:
@@ -260,6 +266,7 @@ def remaps(draw: st.DrawFn, mine: int, theirs: int) -> tuple[np.ndarray, int]:
     return np.array(codes, dtype=np.int64), top + draw(st.integers(0, 1))
 
 
+@CAPPED
 @given(kinds(), streams(), streams(), st.data())
 def test_a_merge_equals_absorbing_the_others_events_after(kind, first, second, data):
     """``merge(other, remap, size)`` reads as if this window had absorbed the other's
@@ -276,6 +283,7 @@ def test_a_merge_equals_absorbing_the_others_events_after(kind, first, second, d
         assert equal(integers(snapshot(mine.read(wm)), size), integers(along.read(wm), size))
 
 
+@CAPPED
 @given(kinds(), streams(), st.floats(0, 300), st.floats(0, 300))
 def test_forgetting_changes_no_later_read(kind, stream, gap, later):
     """After ``forget(floor)`` (floor at or past the window's own last time), a read
@@ -294,6 +302,7 @@ def test_forgetting_changes_no_later_read(kind, stream, gap, later):
         assert w.held() <= held
 
 
+@CAPPED
 @given(kinds(), streams(), streams(max_events=20), st.floats(0, 50))
 def test_state_round_trips_through_strict_json(kind, stream, more, extra):
     """A fresh window restored from ``to_state`` (through JSON without NaN) reads the
@@ -317,6 +326,7 @@ def test_state_round_trips_through_strict_json(kind, stream, more, extra):
         assert equal(integers(snapshot(back.read(wm)), size), integers(w.read(wm), size))
 
 
+@CAPPED
 @given(kinds(), st.lists(st.tuples(streams(max_events=12, max_groups=3), extras), max_size=6))
 def test_reads_between_absorbs_are_never_stale(kind, steps):
     """Blocks and reads interleaved (cached tables, the kept run of whole chunks, the
@@ -331,6 +341,7 @@ def test_reads_between_absorbs_are_never_stale(kind, steps):
         check(w, kind, seen, size, extra)
 
 
+@CAPPED
 @given(kinds(), streams(), extras)
 def test_reads_and_saves_do_not_change_a_window(kind, stream, extra):
     """Reading (twice, at two watermarks) and saving leave the state and the next
@@ -350,6 +361,7 @@ small = streams(max_events=8, max_groups=3)
 
 
 @example(Kind("time"), Stream(((),), (1,)))
+@CAPPED
 @given(kinds(), small)
 def test_a_read_has_a_row_per_group_of_the_blocks_absorbed(kind, stream):
     """A read has as many rows as the largest block size absorbed (an empty block's
@@ -358,6 +370,7 @@ def test_a_read_has_a_row_per_group_of_the_blocks_absorbed(kind, stream):
 
 
 @example(Kind("last"), Stream(((Ev(1.0, 0, 1.0, True),),), (2,)))
+@CAPPED
 @given(kinds(), small)
 def test_a_restored_window_reads_as_many_rows(kind, stream):
     """A window restored from the state reads as many rows as the one saved."""
@@ -367,6 +380,7 @@ def test_a_restored_window_reads_as_many_rows(kind, stream):
     assert rows_of(back.read()) == rows_of(w.read())
 
 
+@CAPPED
 @given(kinds(), small, small, st.booleans(), st.data())
 def test_a_merged_window_reads_a_row_per_group_of_the_merge(kind, stream, other, fed, data):
     """After ``merge(other, remap, size)`` a read has max(own, size) rows, also when
@@ -378,6 +392,7 @@ def test_a_merged_window_reads_a_row_per_group_of_the_merge(kind, stream, other,
     assert rows_of(w.read()) == max(rows, size)
 
 
+@CAPPED
 @given(
     st.lists(st.integers(0, 5), max_size=80),
     st.integers(1, 10),
@@ -389,6 +404,7 @@ def test_last_n_positions_are_each_groups_last_events(codes, n):
     assert got == want
 
 
+@CAPPED
 @given(
     st.lists(
         st.one_of(st.floats(allow_infinity=False), st.sampled_from([0.0, -0.0, math.nan])),
