@@ -17,7 +17,7 @@ import pandas as pd
 
 from execution.config import IntelConfig
 from execution.intel.expectancy_v6 import DIMENSIONS, Inputs, Window, build_document
-from execution.intel.folds import Sufficient
+from execution.intel.folds import Sufficient, records_of
 from execution.intel.symbol_score_v6 import score_symbols
 
 KEYS = ("symbol", "strategy", "policy", "regime")
@@ -154,7 +154,7 @@ def surfaces(df: pd.DataFrame, windows: list[Window], eps: float) -> dict[str, A
                 if not t.get("r_trades"):
                     t.pop("var_r", None)
                 groups[k] = Sufficient(**t, **o_rows.get(k, {}))
-            out[w.spec][dim] = groups
+            out[w.spec][dim] = (list(groups), records_of(list(groups.values())))
     return out
 
 

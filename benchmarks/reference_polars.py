@@ -1,7 +1,7 @@
 """The batch a user would write with polars: read the whole log, group, aggregate.
 
 It computes every per-group record behind the §4 figures (the same
-:class:`~execution.intel.stats.Sufficient` fields the engine keeps) for windows
+:class:`~execution.intel.folds.Sufficient` fields the engine keeps) for windows
 ``all``, ``<N>t`` and ``<T>d``, then shares the engine's O(groups) tail —
 ``build_document`` and ``score_symbols`` — so the documents can be compared field by
 field. polars cannot read a log with one malformed line (``read_ndjson`` raises), so
@@ -20,7 +20,7 @@ import polars as pl
 
 from execution.config import IntelConfig
 from execution.intel.expectancy_v6 import DIMENSIONS, Inputs, Window, build_document
-from execution.intel.folds import Sufficient
+from execution.intel.folds import Sufficient, records_of
 from execution.intel.symbol_score_v6 import score_symbols
 
 SCHEMA = {
@@ -173,7 +173,7 @@ def surfaces(df: pl.DataFrame, windows: list[Window], eps: float) -> dict[str, A
                     t["var_r"] = None
                 groups[k] = Sufficient(**t, **{f: v for f, v in o_rows.get(k, {}).items()
                                                if v is not None})  # fmt: skip
-            out[w.spec][dim] = groups
+            out[w.spec][dim] = (list(groups), records_of(list(groups.values())))
     return out
 
 
