@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from execution.intel.events import Event, Order, Trade
@@ -46,12 +46,9 @@ from streaming.fold import (
     to_state,
 )
 from streaming.windows import Block, window
+from tests.capped import CAPPED
 from tests.intel.builders import T0, assert_close, good_event
 from tests.intel.oracle import batch_sufficient
-
-# At most 100 examples per property, also under the CI profile's 400: these run
-# once per kernel or window kind, and the suite's time is kept in bounds.
-CAPPED = settings(max_examples=min(settings.default.max_examples, 100))
 
 epsilons = st.sampled_from([0.0, 0.05, 0.5, 1.0])
 

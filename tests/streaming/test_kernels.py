@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from streaming.fold import (
@@ -55,10 +55,7 @@ from streaming.fold import (
     to_state,
 )
 from streaming.kernels import Composite, Count, Mean, Moments, Path, Run, Sum
-
-# At most 100 examples per property, also under the CI profile's 400: these run
-# once per kernel or window kind, and the suite's time is kept in bounds.
-CAPPED = settings(max_examples=min(settings.default.max_examples, 100))
+from tests.capped import CAPPED
 
 REL = 1e-9
 TINY = 2.0**-1022  # the smallest normal float: below it a square loses its digits
@@ -188,6 +185,11 @@ def _sel(f: Callable[[list[float]], dict[str, float]]) -> Callable[..., dict[str
     return lambda xs, flags: f(xs)
 
 
+def _flagged(f: Callable[[list[float]], dict[str, float]]) -> Callable[..., dict[str, float]]:
+    """The reference over the values whose flag holds."""
+    return lambda xs, flags: f([x for x, fl in zip(xs, flags, strict=True) if fl])
+
+
 SPECS = [
     Spec("count", Count, False, lambda xs, fl: {"n": len(xs)}),
     Spec("count_where", lambda: Count("w"), True, lambda xs, fl: {"n": sum(fl)}),
@@ -199,26 +201,11 @@ SPECS = [
         lambda xs, fl: {"sum": math.fsum(x for x, f in zip(xs, fl, strict=True) if f)},
     ),
     Spec("mean", Mean, False, _sel(ref_mean)),
-    Spec(
-        "mean_where",
-        lambda: Mean("xn", "w"),
-        True,
-        lambda xs, fl: ref_mean([x for x, f in zip(xs, fl, strict=True) if f]),
-    ),
+    Spec("mean_where", lambda: Mean("xn", "w"), True, _flagged(ref_mean)),
     Spec("moments", Moments, False, _sel(ref_moments)),
-    Spec(
-        "moments_where",
-        lambda: Moments("xn", "w"),
-        True,
-        lambda xs, fl: ref_moments([x for x, f in zip(xs, fl, strict=True) if f]),
-    ),
+    Spec("moments_where", lambda: Moments("xn", "w"), True, _flagged(ref_moments)),
     Spec("path", Path, False, _sel(ref_path)),
-    Spec(
-        "path_where",
-        lambda: Path("xn", "w"),
-        True,
-        lambda xs, fl: ref_path([x for x, f in zip(xs, fl, strict=True) if f]),
-    ),
+    Spec("path_where", lambda: Path("xn", "w"), True, _flagged(ref_path)),
     Spec("run", lambda: Run("w"), False, lambda xs, fl: {"longest": ref_longest_run(fl)}),
 ]
 

@@ -20,7 +20,7 @@ from fractions import Fraction
 import msgspec
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from execution.intel.events import Event
@@ -30,12 +30,9 @@ from streaming.fold import Segments, empty, grow, merge_into, step
 from streaming.kernels import Mean, Moments, Path, Sum
 from streaming.sums import block_sum, padded_sums, prefix_sums, two_sum
 from streaming.windows import AllTime, Block, LastN, TimeWindow
+from tests.capped import CAPPED
 from tests.intel.builders import line, order, trade
 from tests.intel.oracle import expectancy_surfaces as oracle_surfaces
-
-# At most 100 examples per property, also under the CI profile's 400: these run
-# once per kernel or window kind, and the suite's time is kept in bounds.
-CAPPED = settings(max_examples=min(settings.default.max_examples, 100))
 
 MAX = 1e15  # the decoder's bound on a summed value
 MAGNITUDES = (

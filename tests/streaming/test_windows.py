@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from streaming.fold import Segments, Table, equal, grow
@@ -40,11 +40,8 @@ from streaming.windows import (
     last_n,
     window,
 )
+from tests.capped import CAPPED
 from tests.streaming.test_kernels import ref_longest_run, ref_moments, ref_path, tolerance
-
-# At most 100 examples per property, also under the CI profile's 400: these run
-# once per kernel or window kind, and the suite's time is kept in bounds.
-CAPPED = settings(max_examples=min(settings.default.max_examples, 100))
 
 FOLD = Composite(
     [("n", Count("w")), ("s", Sum("xn", "w")), ("m", Moments("xn", "w")),
