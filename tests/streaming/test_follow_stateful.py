@@ -70,8 +70,9 @@ class FollowerMachine(RuleBasedStateMachine):
         # a copytruncate and a delete of the live file within one poll interval cannot
         # be ordered by any poller (docs/follower.md, limits): rotators use one scheme
         self.copied_since_poll = False
-        # ... and a follower restarted from a checkpoint knows nothing after it: a
-        # copytruncate since the checkpoint counts as within its first poll interval
+        # ... and a follower restarted from a checkpoint knows nothing after the poll
+        # that position came from: a copytruncate since that poll counts as within its
+        # first poll interval (a checkpoint taken without polling learns nothing new)
         self.copied_since_checkpoint = False
         self.lossable: set[int] = set()  # destroyed unread, in a file never read from
         self.reportable: set[int] = set()  # destroyed unread, in a file read from
@@ -266,7 +267,7 @@ class FollowerMachine(RuleBasedStateMachine):
             }
         )
         self.ckpt = (self.follower.position, len(self.delivered), self.gaps)
-        self.copied_since_checkpoint = False
+        self.copied_since_checkpoint = self.copied_since_poll
 
     @precondition(lambda self: self.follower is not None)
     @rule()
