@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgspec
@@ -232,9 +233,9 @@ class RecentIds:
         order.extend(keys)
         if came_back:  # the deque holds it twice until the older one is trimmed
             over = len(order) - self.horizon
-            for _ in range(over):
-                order.popleft()
-            self._set = set(order)
+            if over > 0:
+                self._order = deque(islice(order, over, None))
+            self._set = set(self._order)
         else:
             held.update(keys)
             self._trim()
@@ -242,9 +243,9 @@ class RecentIds:
 
     def _trim(self) -> None:
         over = len(self._order) - self.horizon
-        if over > 0:
-            popleft = self._order.popleft
-            self._set.difference_update([popleft() for _ in range(over)])
+        if over > 0:  # C-level: the set forgets the oldest, the deque keeps the rest
+            self._set.difference_update(islice(self._order, over))
+            self._order = deque(islice(self._order, over, None))
 
     def merge(self, other: RecentIds) -> None:
         """The last ``horizon`` distinct ids of this one's followed by ``other``'s
@@ -258,10 +259,7 @@ class RecentIds:
             self._order = deque(k for k in self._order if k not in both)
         self._order.extend(other._order)
         self._set |= other._set
-        over = len(self._order) - self.horizon
-        if over > 0:
-            popleft = self._order.popleft
-            self._set.difference_update([popleft() for _ in range(over)])
+        self._trim()
 
     def isdisjoint(self, keys: Iterable[str]) -> bool:
         return self._set.isdisjoint(keys)
@@ -362,15 +360,23 @@ class LineDecoder(Generic[T]):
     def decode_many(self, lines: Iterable[bytes]) -> tuple[list[T], list[Reject | Skip]]:
         """:meth:`decode` of each line, in one pass: the records in line order, and
         the outcome of every line that gave none."""
-        decode = self._decoder.decode
+        batch = lines if isinstance(lines, list) else list(lines)
         records: list[T] = []
-        keep = records.append
         outcomes: list[Reject | Skip] = []
-        for line in lines:
+        # One C-level pass (``extend`` of a ``map``) until a line fails: ``extend``
+        # keeps what it took before the failure and the iterator stands just after the
+        # failing line, so the pass resumes there — no per-line Python loop.
+        rest = iter(batch)
+        done = 0  # lines consumed: records + outcomes
+        while True:
+            before = len(records)
             try:
-                keep(decode(line))
+                records.extend(map(self._decoder.decode, rest))
+                break
             except _DECODE_ERRORS as exc:
-                outcomes.append(classify(exc, line, self.tag_field))
+                done += len(records) - before
+                outcomes.append(classify(exc, batch[done], self.tag_field))
+                done += 1
         if self.check is not None and records:
             bad = self.check(records)
             if bad:
