@@ -18,7 +18,7 @@ run: $(STAMP)
 
 ## test: the whole suite (lint, types, tests)
 test: $(STAMP) lint typecheck
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadgroup
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

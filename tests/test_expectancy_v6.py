@@ -21,6 +21,7 @@ from execution.intel.expectancy_v6 import (
     load_lines,
 )
 from streaming.framing import LineFramer, split_lines
+from tests.capped import CAPPED
 from tests.intel.builders import (
     T0,
     assert_close,
@@ -307,6 +308,7 @@ class TestDocument:
                     nulls = {k for k, v in g.items() if v is None}
                     assert nulls == set(g["null_reasons"])
 
+    @CAPPED
     @given(event_log())
     def test_null_exactly_when_a_reason_is_given(self, lines):
         """Every null figure carries a reason, and every reason belongs to a null."""
@@ -388,6 +390,7 @@ def test_duplicate_ids_are_caught_across_a_restore():
     assert engine.inputs.rejected == {"duplicate_id": 1}
 
 
+@CAPPED
 @given(event_log(max_events=120), st.lists(st.integers(1, 40), max_size=8))
 def test_columnar_batches_equal_event_by_event(lines, sizes):
     """Blocks of any sizes give the document of blocks of one event each (every

@@ -28,6 +28,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support import ROOT
 
+# One test process runs every browser test (parallel runs would race on apt-get).
+pytestmark = pytest.mark.xdist_group("browser")
+
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARTIFACTS = ROOT / "test-artifacts"
 

@@ -57,7 +57,7 @@ def feed(recent: RecentIds, keys: list[str], splits: list[int], one_by_one: bool
     splits=st.lists(st.integers(0, 60), max_size=4),
     one_by_one=st.booleans(),
 )
-@settings(max_examples=max(200, settings.default.max_examples * 4))
+@settings(max_examples=max(100, settings.default.max_examples))
 def test_a_part_that_decides_its_head_alike_merges_into_the_one_pass_recent_ids(
     *, before, part, seed, exact_seed, horizon, splits, one_by_one
 ):

@@ -23,6 +23,7 @@ from execution.intel.runner import (
     seed_ids,
     watermark_floor,
 )
+from tests.capped import CAPPED
 from tests.intel.builders import assert_close, event_log, line, trade
 from tests.support import ROOT
 
@@ -128,6 +129,7 @@ def _lines(*names: str) -> list[bytes]:
     return [line({**trade(1.0, ts=1_000.0 + i), "trade_id": n}) for i, n in enumerate(names)]
 
 
+@CAPPED
 @given(
     lines=event_log(max_events=80),
     cut_at=st.integers(0, 200),
