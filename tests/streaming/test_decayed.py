@@ -137,7 +137,19 @@ def test_hand_computed_decay():
     later = table_of(fold, Events((0, 0), (0.0, 0.0), (True, True), 1))
     merged = fold.merge(first, later)
     assert float(merged["w"][0]) == pytest.approx(1.75 / 4 + 1.5)
-    assert float(merged["s1"][0]) == pytest.approx(6.0 / 4)
+    assert float(fold.read(merged)["mean"][0]) == pytest.approx(1.5 / (1.75 / 4 + 1.5))
+
+
+@given(st.floats(-10, 10), st.integers(1, 30), st.integers(0, 30), half_lives)
+def test_a_constant_stream_has_no_spread_exactly(x, n, more, half_life):
+    """Sums about the first value: a constant stream reads its value and variance 0
+    exactly, in one block or two."""
+    fold = Decayed(half_life=half_life)
+    first = table_of(fold, Events((0,) * n, (x,) * n, (True,) * n, 1))
+    rest = table_of(fold, Events((0,) * more, (x,) * more, (True,) * more, 1))
+    got = fold.read(fold.merge(first, rest))
+    assert got["mean"][0] == x
+    assert n + more < 2 or got["var"][0] == 0.0
 
 
 def test_a_half_life_must_be_positive():
