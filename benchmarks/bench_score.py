@@ -206,6 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for name, by_world in table.items():
         print(f"| {name} | " + " | ".join(show(by_world[w]) for w in worlds) + " |")
+    print("\nPaired differences (same universes), mean ± standard error:\n")
+    print("| difference | " + " | ".join(worlds) + " |")
+    print("|---|" + "---:|" * len(worlds))
+    for other in ("before", "perf_filter", "mean", "ideal"):
+        diffs = {w: [a - b for a, b in zip(table["score"][w], table[other][w], strict=True)]
+                 for w in worlds}  # fmt: skip
+        print(f"| score − {other} | " + " | ".join(show(diffs[w]) for w in worlds) + " |")
     print(f"\n{time.perf_counter() - started:.0f} s; {platform.machine()}, "
           f"{platform.python_version()}, {platform.system()}")  # fmt: skip
     return 0
