@@ -38,6 +38,7 @@ Run: ``python -m benchmarks.bench_score --seeds 20`` (prints a Markdown table).
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import platform
 import statistics
@@ -52,8 +53,9 @@ import numpy as np
 
 from benchmarks import score_before
 from execution.config import load_intel_config
-from execution.intel.expectancy_v6 import expectancy_surfaces
-from execution.intel.symbol_score_v6 import score_symbols
+from execution.intel.engine import ExpectancyEngine
+from execution.intel.events import to_event
+from execution.intel.symbol_score_v6 import drift_of, score_symbols
 from tests.support import CONFIG_DIR
 
 EDGE_SD = 0.2
@@ -63,6 +65,7 @@ BEFORE_WEIGHTS = {"expectancy": 0.35, "hit_rate": 0.15, "slippage": 0.15,
                   "router_quality": 0.15, "liquidity": 0.1, "volatility": 0.1}  # fmt: skip
 GRID_K = (1.0, 1.5, 2.0, 3.0, 1e12)
 GRID_H = (15.0, 25.0, 50.0, 100.0, math.inf)
+GRID_LAMBDA = [15.0, 25.0, 40.0, 60.0, 90.0]
 
 
 @dataclass
@@ -140,7 +143,8 @@ def recent(rs: np.ndarray, k: float, h: float) -> tuple[float, float | None, flo
 
 
 def with_policy(doc: dict[str, Any], u: Universe, k: float, h: float) -> dict[str, Any]:
-    """``doc``'s all-time window with the recent figures of policy (k, h)."""
+    """A copy of ``doc`` whose all-time window has the recent figures of policy (k, h)."""
+    doc = copy.deepcopy(doc)
     groups = doc["windows"]["all"]["symbols"]
     for i, rs in enumerate(u.rs):
         mean, sd, n_eff = recent(rs, k, h)
@@ -159,20 +163,24 @@ def ideal(u: Universe) -> list[float]:
 
 def measure(world: str, seed: int, cfg: Any) -> dict[str, float]:
     u = universe(world, seed)
-    doc = expectancy_surfaces(events_of(u), windows=["all", "50t"], generated_at=0.0)
+    engine = ExpectancyEngine(["all", "50t", cfg.drift_window or "50t"])
+    engine.apply_many([to_event(e, engine.decoder.decode) for e in events_of(u)])
+    doc = engine.document(generated_at=0.0)
+    drift = drift_of(engine, cfg)
     names = [f"S{i:02d}" for i in range(len(u.rs))]
     groups = doc["windows"]["all"]["symbols"]
 
     def rho_of(scores: dict[str, float]) -> float:
         return spearman(u.now, [scores[s] for s in names])
 
-    def scored(d: dict[str, Any]) -> dict[str, float]:
-        out = score_symbols(d, config=cfg, generated_at=0.0)
+    def scored(d: dict[str, Any], c: Any = cfg, drift: Any = drift) -> dict[str, float]:
+        out = score_symbols(d, config=c, generated_at=0.0, drift=drift)
         return {e["symbol"]: e["score"] for e in out["symbols"]}
 
     before = score_before.score_symbols(doc, window="50t", weights=BEFORE_WEIGHTS, prior=20.0)
     res = {
         "score": rho_of(scored(doc)),
+        "score, no drift test": rho_of(scored(doc, drift=None)),
         "before": rho_of(before),
         "perf_filter": rho_of({s: groups[s]["pnl_usd"] for s in names}),
         "mean": rho_of({s: groups[s]["avg_r"] for s in names}),
@@ -180,7 +188,19 @@ def measure(world: str, seed: int, cfg: Any) -> dict[str, float]:
     }
     for k in GRID_K:
         for h in GRID_H:
-            res[f"k={k:g} H={h:g}"] = rho_of(scored(with_policy(doc, u, k, h)))
+            res[f"k={k:g} H={h:g}"] = rho_of(scored(with_policy(doc, u, k, h), drift=None))
+    for lam in GRID_LAMBDA:
+        c = msgspec.structs.replace(cfg, drift_threshold_r=lam, drift_discount=True)
+        found = drift_of(engine, c) or {}
+        res[f"discount at drift λ={lam:g}"] = rho_of(scored(doc, c, found))
+        changed = [i for i, cp in enumerate(u.since) if cp > 0]
+        steady = [i for i, cp in enumerate(u.since) if cp == 0]
+        flagged = [found.get(names[i]) is not None for i in range(len(names))]
+        res[f"flagged, steady symbols, λ={lam:g}"] = statistics.fmean(flagged[i] for i in steady)
+        if changed:
+            res[f"flagged, changed symbols, λ={lam:g}"] = statistics.fmean(
+                flagged[i] for i in changed
+            )
     return res
 
 
@@ -188,9 +208,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--worlds", default="abcd")
+    ap.add_argument("--drift-window", help="the drift test's last-N window (default: config)")
+    ap.add_argument("--lambdas", help="drift thresholds to try, comma-separated (R)")
     args = ap.parse_args(argv)
     base = load_intel_config(CONFIG_DIR / "intel_v6.json").score
     cfg = msgspec.structs.replace(base, window="all")
+    if args.drift_window:
+        cfg = msgspec.structs.replace(cfg, drift_window=args.drift_window)
+    if args.lambdas:
+        GRID_LAMBDA[:] = [float(x) for x in args.lambdas.split(",")]
     started = time.perf_counter()
     table: dict[str, dict[str, list[float]]] = {}
     for world in args.worlds:
@@ -205,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{statistics.fmean(xs):.3f} ± {statistics.stdev(xs) / math.sqrt(len(xs)):.3f}"
     )
     for name, by_world in table.items():
-        print(f"| {name} | " + " | ".join(show(by_world[w]) for w in worlds) + " |")
+        cells = [show(by_world[w]) if len(by_world.get(w, [])) > 1 else "—" for w in worlds]
+        print(f"| {name} | " + " | ".join(cells) + " |")
     print("\nPaired differences (same universes), mean ± standard error:\n")
     print("| difference | " + " | ".join(worlds) + " |")
     print("|---|" + "---:|" * len(worlds))

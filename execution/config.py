@@ -207,6 +207,14 @@ class ScoreConfig(_Strict, frozen=True):
     prior_sd_r: PositiveFloat = 0.25
     min_prior_sd_r: PositiveFloat = 0.05
     min_prior_symbols: Annotated[int, Meta(ge=2)] = 4
+    # change detection (execution/intel/drift.py): the last-N window whose trades the
+    # Page–Hinkley test reads (null: no test), its λ and δ in R, the trades between
+    # alarms, and whether the expectancy then reads only the trades since the change
+    drift_window: str | None = "50t"
+    drift_threshold_r: PositiveFloat = 20.0
+    drift_delta_r: NonNegFloat = 0.05
+    drift_min_trades: PositiveInt = 10
+    drift_discount: bool = False
 
 
 class IntelConfig(_Strict, frozen=True):
@@ -293,6 +301,12 @@ def validate_intel(cfg: IntelConfig, path: str | Path) -> IntelConfig:
     problem = window_problem(cfg.score.window)
     if problem:
         raise ConfigError(f"{path}: {problem} - at `$.score.window`")
+    drift = cfg.score.drift_window
+    if drift is not None and (window_problem(drift) or not drift.endswith("t")):
+        raise ConfigError(
+            f"{path}: bad drift window {drift!r} (use <N>t: the last N trades) "
+            "- at `$.score.drift_window`"
+        )
     unknown = sorted(set(cfg.score.weights) - set(SCORE_COMPONENTS))
     if unknown:
         raise ConfigError(

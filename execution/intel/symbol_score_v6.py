@@ -39,11 +39,15 @@ import math
 import statistics
 import time
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from execution.config import SCORE_COMPONENTS, ScoreConfig
 from execution.intel import score_components as sc
+from execution.intel.drift import Drift, DriftPolicy, drifts
 from execution.intel.folds import ROBUST
+
+if TYPE_CHECKING:
+    from execution.intel.engine import ExpectancyEngine
 
 SCHEMA: Final = "symbol_scores_v6"
 VERSION: Final = 1
@@ -86,6 +90,20 @@ def evidence(group: Mapping[str, Any], figure: str) -> tuple[sc.Evidence | None,
     return None, None
 
 
+def drift_of(engine: ExpectancyEngine, cfg: ScoreConfig) -> dict[str, Drift | None] | None:
+    """The Page–Hinkley test over the trades of the engine's drift window, per
+    symbol; None when the score has no drift window or the engine lacks it."""
+    if not cfg.drift_window:
+        return None
+    held = engine.held_trades(cfg.drift_window)
+    return None if held is None else drifts(held, DriftPolicy.of(cfg, ROBUST.clip_r))
+
+
+def since_change(d: Drift) -> sc.Evidence:
+    """The evidence of the trades since a detected change."""
+    return sc.Evidence(d.mean_r_since, float(d.trades_since), d.sd_r_since, d.trades_since)
+
+
 def _router(
     group: Mapping[str, Any], health: Mapping[str, Any] | None
 ) -> tuple[dict[str, float | None], dict[str, str]]:
@@ -119,12 +137,15 @@ def score_symbols(
     window: str | None = None,
     config: ScoreConfig | None = None,
     generated_at: float | None = None,
+    drift: Mapping[str, Drift | None] | None = None,
 ) -> dict[str, Any]:
     """The ``symbol_scores_v6`` document from an ``expectancy_v6`` document.
 
     ``window`` defaults to ``config.window``; a window the document lacks scores no
     symbol (an empty ranking, not an error). ``router_health`` is the executor's
-    ``router_health.json`` document, when there is one.
+    ``router_health.json`` document, when there is one. ``drift``: the change test
+    per symbol (:func:`drift_of`), when it ran; with ``drift_discount`` a symbol's
+    expectancy then reads only the trades since its last detected change.
     """
     cfg = config or ScoreConfig()
     window = window or cfg.window
@@ -149,6 +170,11 @@ def score_symbols(
     spread = {s: _num(g.get("r_std_robust", g.get("r_std"))) for s, g in groups.items()}
     med_r_std = _median_positive(list(spread.values()))
     found_evidence = {s: evidence(g, cfg.expectancy_figure) for s, g in groups.items()}
+    changes = {s: (drift or {}).get(s) for s in groups}
+    if cfg.drift_discount:
+        for s, d in changes.items():
+            if d is not None and found_evidence[s][0] is not None:
+                found_evidence[s] = since_change(d), "since_drift"
     posterior = dict(zip(groups, sc.edges([e for e, _ in found_evidence.values()], policy),
                          strict=True))  # fmt: skip
     entries = []
@@ -156,7 +182,7 @@ def score_symbols(
         router, sources = _router(g, health_by_symbol.get(sym))
         trades = int(_num(g.get("trades")) or 0)
         r_trades = int(_num(g.get("r_trades")) or 0)
-        edge = posterior[sym]
+        edge, change = posterior[sym], changes[sym]
         values: dict[str, float | None] = {
             "expectancy": None if edge is None else edge.component,
             "hit_rate": sc.hit_rate(_num(g.get("wins")), trades, prior=prior),
@@ -197,6 +223,7 @@ def score_symbols(
                 "posterior_sd_r": edge.posterior_sd_r,
                 "p_edge_positive": edge.p_edge_positive,
             },
+            "drift": None if change is None else change.document(),
             "inputs": {
                 "avg_r": _num(g.get("avg_r")),
                 "avg_r_robust": _num(g.get("avg_r_robust")),
@@ -231,6 +258,7 @@ def score_symbols(
         "range": list(RANGE),
         "weights": weights,
         "prior_trades": cfg.prior_trades,
+        "drift_window": cfg.drift_window if drift is not None else None,
         "policy": {
             "expectancy_figure": cfg.expectancy_figure,
             "clip_r": ROBUST.clip_r,
@@ -240,6 +268,10 @@ def score_symbols(
             "prior_sd_r": policy.prior_sd_r,
             "min_prior_sd_r": policy.min_prior_sd_r,
             "min_prior_symbols": policy.min_prior_symbols,
+            "drift_threshold_r": cfg.drift_threshold_r,
+            "drift_delta_r": cfg.drift_delta_r,
+            "drift_min_trades": cfg.drift_min_trades,
+            "drift_discount": cfg.drift_discount,
         },
         "symbols": entries,
         "top": [e["symbol"] for e in entries[: cfg.top_n]],
