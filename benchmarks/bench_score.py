@@ -65,7 +65,7 @@ BEFORE_WEIGHTS = {"expectancy": 0.35, "hit_rate": 0.15, "slippage": 0.15,
                   "router_quality": 0.15, "liquidity": 0.1, "volatility": 0.1}  # fmt: skip
 GRID_K = (1.0, 1.5, 2.0, 3.0, 1e12)
 GRID_H = (15.0, 25.0, 50.0, 100.0, math.inf)
-GRID_LAMBDA = [15.0, 25.0, 40.0, 60.0, 90.0]
+GRID_LAMBDA = [10.0, 15.0, 20.0, 25.0, 40.0]
 
 
 @dataclass

@@ -9,6 +9,8 @@ import math
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from execution.config import load_intel_config
 from execution.intel.events import MAX_R
@@ -127,3 +129,22 @@ def test_every_entry_explains_itself():
         assert e["confidence"] == pytest.approx(
             e["edge"]["prior_sd_r"] ** 2 / (e["edge"]["prior_sd_r"] ** 2 + e["edge"]["se_r"] ** 2)
         )
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(-1e12, 1e12), min_size=1, max_size=30),
+    st.floats(-1e12, 1e12),
+)
+def test_one_trade_moves_the_robust_mean_by_a_bounded_amount(rs, outlier):
+    """Whatever its size, one more trade moves avg_r_robust by at most
+    2·clip_r / n and avg_r_recent stays within ± clip_r."""
+    clip = ROBUST.clip_r
+    before = expectancy_surfaces(trades_r(rs, risk=1.0), windows=["all"], generated_at=0.0)
+    after = expectancy_surfaces(
+        trades_r([*rs, outlier], risk=1.0), windows=["all"], generated_at=0.0
+    )
+    a = before["windows"]["all"]["symbols"]["BTCUSDT"]
+    b = after["windows"]["all"]["symbols"]["BTCUSDT"]
+    assert abs(b["avg_r_robust"] - a["avg_r_robust"]) <= 2 * clip / (len(rs) + 1) + 1e-9
+    assert -clip <= b["avg_r_recent"] <= clip
