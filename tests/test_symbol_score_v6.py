@@ -16,8 +16,11 @@ from hypothesis import strategies as st
 from execution.config import SCORE_COMPONENTS, ScoreConfig, load_intel_config
 from execution.intel.expectancy_v6 import expectancy_surfaces, load_lines
 from execution.intel.symbol_score_v6 import score_symbols
+from tests.capped import CAPPED
 from tests.intel.builders import assert_no_sentinels, validator
 from tests.support import CONFIG_DIR, ROOT
+
+SCHEMA = validator("symbol_scores_v6.schema.json")  # built once: building costs ~0.1 s
 
 CFG = ScoreConfig(window="all", prior_trades=20)
 
@@ -123,12 +126,13 @@ class TestRange:
         }
     )
 
+    @CAPPED
     @given(
         st.dictionaries(st.sampled_from(["A", "B", "C", "D", "E", "F"]), group_values, max_size=6)
     )
     def test_every_score_and_component_lies_in_range(self, groups):
         out = scores(groups)
-        validator("symbol_scores_v6.schema.json").validate(out)
+        SCHEMA.validate(out)
         assert_no_sentinels(out)
         for e in out["symbols"]:
             assert -1.0 <= e["score"] <= 1.0
@@ -248,7 +252,7 @@ class TestDeterminism:
 def test_sample_scores_validate():
     doc = expectancy_surfaces(load_lines(ROOT / "logs/samples/router_metrics.jsonl.gz"))
     out = score_symbols(doc, generated_at=1.0)
-    validator("symbol_scores_v6.schema.json").validate(out)
+    SCHEMA.validate(out)
     assert len(out["symbols"]) == 20 and len(out["top"]) == 5
 
 

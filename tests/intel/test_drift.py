@@ -12,7 +12,7 @@ import math
 import msgspec
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from execution.config import ScoreConfig
@@ -20,7 +20,6 @@ from execution.intel.drift import DriftPolicy, page_hinkley
 from execution.intel.engine import ExpectancyEngine
 from execution.intel.events import Trade, make_decoder, to_event
 from execution.intel.symbol_score_v6 import drift_of, score_symbols
-from tests.capped import CAPPED
 from tests.intel.builders import trades_r, validator
 
 POLICY = DriftPolicy(threshold_r=10.0)
@@ -72,7 +71,7 @@ trade_lists = st.lists(
 )
 
 
-@CAPPED
+@settings(max_examples=min(settings.default.max_examples, 40), deadline=None)
 @given(trade_lists, st.integers(1, 12), st.lists(st.integers(0, 60), max_size=4))
 def test_kept_rows_are_each_symbols_last_n_trades(rows, n, cuts):
     """Blocks, single events, merged parts and a checkpoint keep the same rows: each

@@ -16,15 +16,16 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streaming.fold import Table, empty, equal, from_state, grow, step, to_state
 from streaming.kernels import Decayed
-from tests.capped import CAPPED
 from tests.streaming.test_kernels import Events, cut_points, events, table_of
 
 REL = 1e-9
+# 50 examples per property, also under the CI profile: the whole module in a few seconds
+CAPPED = settings(max_examples=min(settings.default.max_examples, 50))
 bounded = st.floats(-10, 10, allow_nan=False) | st.sampled_from([0.0, -0.0, 1.0, -10.0, 10.0])
 half_lives = st.sampled_from([0.5, 1.0, 3.0, 25.0, 1e6])
 
