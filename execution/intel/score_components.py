@@ -38,7 +38,7 @@ component ``2·Φ(mean / sd) − 1``: near 0 on little evidence, near ±1 when a
 record leaves no doubt about the sign of the edge.
 
 >>> round(hit_rate(30, 40, prior=20), 4), hit_rate(None, 40, prior=20)
-(0.1667, None)
+(0.3333, None)
 >>> round(reject_rate(0, 80, prior=20), 2), round(reject_rate(3, 3, prior=20), 4)
 (0.8, -0.1304)
 """

@@ -112,9 +112,9 @@ def _router(
     out: dict[str, float | None] = {n: _num(group.get(n)) for n in ROUTER_FIGURES}
     out["fills"] = _num(group.get("fills")) or 0.0
     orders = _num(group.get("orders")) or 0.0
-    rejects = _num(group.get("rejects"))
-    if rejects is None and _num(group.get("reject_rate")) is not None:
-        rejects = _num(group.get("reject_rate")) * orders  # type: ignore[operator]
+    rejects, rate = _num(group.get("rejects")), _num(group.get("reject_rate"))
+    if rejects is None and rate is not None:
+        rejects = rate * orders
     out["orders"], out["rejects"] = orders, rejects
     sources: dict[str, str] = {}
     h = health if isinstance(health, Mapping) else {}
