@@ -62,7 +62,7 @@ from streaming.fold import Floats, Ints, Segments, grow
 from streaming.framing import OVERLONG, Frame
 from streaming.windows import Block, LastN, WindowKind, window
 
-STATE_VERSION: Final = 2
+STATE_VERSION: Final = 3  # 3: the trade fold keeps the winsorised and decayed R
 # The policy fields a saved state depends on: a state is restored (or merged) only
 # into an engine with the same ones.
 STATE_POLICY: Final = ("scratch_epsilon_r", "dedup_horizon", "max_groups")
