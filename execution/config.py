@@ -59,9 +59,23 @@ SCORE_COMPONENTS = (
     "hit_rate",
     "slippage",
     "router_quality",
+    "reject_rate",
     "liquidity",
     "volatility",
 )
+
+
+# The default weights (docs/score.md): R is net of costs, so the expectancy carries the
+# ranking and the execution components adjust it.
+SCORE_WEIGHTS = {
+    "expectancy": 0.7,
+    "hit_rate": 0.05,
+    "slippage": 0.05,
+    "router_quality": 0.1,
+    "reject_rate": 0.05,
+    "liquidity": 0.025,
+    "volatility": 0.025,
+}
 
 
 class ConfigError(ValueError):
@@ -177,12 +191,30 @@ class MarketConfig(_Strict, frozen=True):
 
 
 class ScoreConfig(_Strict, frozen=True):
-    window: str = "50t"
+    """The symbol score's settings (docs/score.md): the window it reads, how many
+    symbols ``top`` lists, the shrinkage of rates (``prior_trades``), the weights,
+    which R figure the expectancy reads (``recent``: exponentially weighted and
+    winsorised; ``robust``: winsorised; ``raw``: the plain mean, its size clipped)
+    and the empirical-Bayes settings of the expectancy (score_components.EdgePolicy)."""
+
+    window: str = "all"
     top_n: PositiveInt = 5
     prior_trades: PositiveInt = 20
-    weights: dict[str, NonNegFloat] = msgspec.field(
-        default_factory=lambda: dict.fromkeys(SCORE_COMPONENTS, 1.0)
-    )
+    weights: dict[str, NonNegFloat] = msgspec.field(default_factory=lambda: dict(SCORE_WEIGHTS))
+    expectancy_figure: Literal["recent", "robust", "raw"] = "recent"
+    variance_prior_trades: NonNegFloat = 5.0
+    min_r_sd: PositiveFloat = 0.1
+    prior_sd_r: PositiveFloat = 0.25
+    min_prior_sd_r: PositiveFloat = 0.05
+    min_prior_symbols: Annotated[int, Meta(ge=2)] = 4
+    # change detection (execution/intel/drift.py): the last-N window whose trades the
+    # Page–Hinkley test reads (null: no test), its λ and δ in R, the trades between
+    # alarms, and whether the expectancy then reads only the trades since the change
+    drift_window: str | None = "50t"
+    drift_threshold_r: PositiveFloat = 20.0
+    drift_delta_r: NonNegFloat = 0.05
+    drift_min_trades: PositiveInt = 10
+    drift_discount: bool = False
 
 
 class IntelConfig(_Strict, frozen=True):
@@ -269,6 +301,12 @@ def validate_intel(cfg: IntelConfig, path: str | Path) -> IntelConfig:
     problem = window_problem(cfg.score.window)
     if problem:
         raise ConfigError(f"{path}: {problem} - at `$.score.window`")
+    drift = cfg.score.drift_window
+    if drift is not None and (window_problem(drift) or not drift.endswith("t")):
+        raise ConfigError(
+            f"{path}: bad drift window {drift!r} (use <N>t: the last N trades) "
+            "- at `$.score.drift_window`"
+        )
     unknown = sorted(set(cfg.score.weights) - set(SCORE_COMPONENTS))
     if unknown:
         raise ConfigError(

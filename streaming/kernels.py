@@ -9,6 +9,9 @@
   lowest point and worst fall (maximum drawdown), each point rounded once from
   its compensated running total;
 * :class:`Run` — the longest run of consecutive events where a flag holds;
+* :class:`Decayed` — exponentially weighted count, mean and variance (half-life
+  in events): recent events count more; an earlier part decays by the later
+  part's count when two merge;
 * :class:`Composite` — named folds side by side over inputs derived once per
   block: how a domain declares its statistics.
 
@@ -31,11 +34,12 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from streaming.fold import Bools, Columns, Field, Floats, Segments, Table
+from streaming.fold import Bools, Columns, Field, Floats, Ints, Segments, Table
 from streaming.sums import mean_pair, padded_sums, prefix_sums, two_sum
 
 F8, I8 = np.float64, np.int64
@@ -295,7 +299,97 @@ class Run:
         return {"longest": table["longest"]}
 
 
-Kernel = Count | Sum | Mean | Moments | Path | Run
+class Decayed:
+    """Exponentially weighted moments of ``x`` (where ``where`` holds), half-life
+    ``half_life`` events: the j-th last counted event of a group weighs
+    ``2 ** (-j / half_life)`` (the last weighs 1). The table keeps the count, the
+    sums of the weights and of their squares, and the weighted sums of ``x − c``
+    and ``(x − c)²`` about a shift ``c`` (the group's first value), so a constant
+    stream keeps them exactly 0. Merging ``a`` then ``b`` re-centres ``b`` on
+    ``a``'s shift, decays ``a``'s sums by ``b``'s count (``2 ** (-n_b /
+    half_life)``, its square for the squared weights) and adds ``b``'s:
+    associative up to rounding (a decay factor of two counts is the product of the
+    two factors within a few ulps), the empty row its identity.
+
+    ``read``: ``n``, ``weight`` (Σ w), ``mean`` (Σ w·x / Σ w), ``n_eff``
+    ((Σ w)² / Σ w²: the events the weighted mean is worth) and ``var`` (the
+    weighted variance with the reliability-weights correction, NaN below two
+    events). The sums are plain (not compensated): meant for bounded inputs such
+    as a winsorised R.
+
+    >>> import numpy as np
+    >>> from streaming.fold import Segments
+    >>> k = Decayed(half_life=1.0)
+    >>> t = k.fold_block({"x": np.array([4.0, 1.0])}, Segments(np.zeros(2, dtype=np.int64)))
+    >>> {f: float(v[0]) for f, v in k.read(t).items() if f != "var"}  # weights 1/2, 1
+    {'n': 2.0, 'weight': 1.5, 'mean': 2.0, 'n_eff': 1.8}
+    """
+
+    __slots__ = ("half_life", "where", "x")
+    version = 1
+    fields = (
+        Field("n", I8, 0), Field("w", F8, 0.0), Field("w2", F8, 0.0), Field("c", F8, 0.0),
+        Field("s1", F8, 0.0), Field("s2", F8, 0.0),
+    )  # fmt: skip
+
+    def __init__(self, x: str = "x", where: str | None = None, *, half_life: float) -> None:
+        if not (half_life > 0 and math.isfinite(half_life)):
+            raise ValueError(f"half_life must be a positive number, not {half_life!r}")
+        self.x, self.where, self.half_life = x, where, float(half_life)
+
+    def decay(self, n: Ints) -> Floats:
+        """The factor ``n`` later events apply to a weight."""
+        return np.exp2(-np.asarray(n, dtype=F8) / self.half_life)
+
+    def fold_block(self, columns: Columns, seg: Segments) -> Table:
+        mask = _where(columns, self.where)
+        ranked = seg.order if mask is None else seg.order[mask[seg.order]]
+        groups = seg.local[ranked]  # ascending: each group's events together, in order
+        size = len(seg)
+        m = np.bincount(groups, minlength=size).astype(I8)
+        first = np.cumsum(m) - m
+        age = (m[groups] - 1) - (np.arange(len(ranked)) - first[groups])
+        w = self.decay(age)
+        x = np.asarray(columns[self.x], dtype=F8)[ranked]
+        shift = np.zeros(size)
+        has = m > 0
+        shift[has] = x[first[has]]
+        dev = x - shift[groups]
+
+        def total(v: Floats) -> Floats:
+            return np.bincount(groups, weights=v, minlength=size).astype(F8, copy=False)
+
+        return {"n": m, "w": total(w), "w2": total(w * w), "c": shift,
+                "s1": total(w * dev), "s2": total(w * dev * dev)}  # fmt: skip
+
+    def merge(self, a: Table, b: Table) -> Table:
+        d = self.decay(b["n"])
+        empty_a = a["n"] == 0
+        c = np.where(empty_a, b["c"], a["c"])
+        gap = np.where(b["n"] == 0, 0.0, b["c"] - c)  # b's shift above the merged one
+        b1 = b["s1"] + gap * b["w"]
+        b2 = b["s2"] + gap * (2 * b["s1"] + gap * b["w"])
+        return {
+            "n": a["n"] + b["n"],
+            "w": a["w"] * d + b["w"],
+            "w2": a["w2"] * (d * d) + b["w2"],
+            "c": c,
+            "s1": a["s1"] * d + b1,
+            "s2": a["s2"] * d + b2,
+        }
+
+    def read(self, table: Table) -> Table:
+        n, w, w2 = table["n"], table["w"], table["w2"]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            centre = table["s1"] / w
+            mean = np.where(n > 0, table["c"] + centre, np.nan)
+            n_eff = np.where(n > 0, w * w / w2, 0.0)
+            spread = np.maximum(table["s2"] / w - centre * centre, 0.0)
+            var = np.where((n > 1) & (w * w > w2), spread * (w * w) / (w * w - w2), np.nan)
+        return {"n": n, "weight": w, "mean": mean, "n_eff": n_eff, "var": var}
+
+
+Kernel = Count | Sum | Mean | Moments | Path | Run | Decayed
 Derive = Callable[[Columns], Columns]
 
 

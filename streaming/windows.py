@@ -275,6 +275,15 @@ class LastN:
         self._fresh = 0
         return table
 
+    def held(self) -> tuple[dict[str, Column], Ints]:
+        """The input rows in view — each group's last ``n``, in arrival order — and
+        their group codes (for statistics computed at read time from the rows)."""
+        self._settle()
+        if self.rows is None:
+            return {}, np.empty(0, dtype=np.int64)
+        keep = last_n(Segments(self.codes), self.n)
+        return _select(self.rows, keep), self.codes[keep]
+
     def forget(self, watermark: float) -> None:
         """Nothing to forget: a group's last events stay in view however old."""
 

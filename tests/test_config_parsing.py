@@ -119,6 +119,8 @@ def test_intel_defaults_when_file_absent(tmp_path):
         (lambda d: d.update(windows=["all", "7x"]), "$.windows[1]"),
         (lambda d: d.update(windows=[]), "$.windows"),
         (lambda d: d["score"].update(window="0t"), "$.score.window"),
+        (lambda d: d["score"].update(drift_window="7d"), "$.score.drift_window"),
+        (lambda d: d["score"].update(expectancy_figure="best"), "$.score.expectancy_figure"),
         (lambda d: d["score"]["weights"].update(luck=1.0), "'luck'"),
         (lambda d: d["score"].update(weights=dict.fromkeys(["expectancy"], 0.0)), "all be zero"),
         (lambda d: d.update(intel_enabled="yes"), "$.intel_enabled"),

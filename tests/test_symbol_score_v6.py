@@ -16,8 +16,11 @@ from hypothesis import strategies as st
 from execution.config import SCORE_COMPONENTS, ScoreConfig, load_intel_config
 from execution.intel.expectancy_v6 import expectancy_surfaces, load_lines
 from execution.intel.symbol_score_v6 import score_symbols
+from tests.capped import CAPPED
 from tests.intel.builders import assert_no_sentinels, validator
 from tests.support import CONFIG_DIR, ROOT
+
+SCHEMA = validator("symbol_scores_v6.schema.json")  # built once: building costs ~0.1 s
 
 CFG = ScoreConfig(window="all", prior_trades=20)
 
@@ -36,6 +39,8 @@ def base_group(**over):
         "maker_fill_rate": 0.6,
         "fallback_rate": 0.2,
         "reject_rate": 0.01,
+        "orders": 100,
+        "rejects": 1,
         "avg_slippage_bps": 2.0,
         "notional_usd": 1e6,
     }
@@ -63,7 +68,7 @@ class TestOrdering:
             ("wins", 30, 20),
             ("maker_fill_rate", 0.9, 0.3),
             ("fallback_rate", 0.05, 0.5),
-            ("reject_rate", 0.0, 0.2),
+            ("rejects", 0, 20),
             ("avg_slippage_bps", 0.5, 6.0),
         ],
     )
@@ -101,6 +106,11 @@ class TestRange:
             "avg_r": st.none() | st.floats(-1e6, 1e6),
             "r_trades": st.integers(0, 10_000),
             "r_std": st.none() | st.floats(0, 1e6),
+            "avg_r_recent": st.none() | st.floats(-1e12, 1e12),
+            "r_std_recent": st.none() | st.floats(0, 1e6),
+            "r_recent_trades": st.none() | st.floats(0, 1e4),
+            "orders": st.integers(0, 10_000),
+            "rejects": st.integers(0, 10_000),
             "fills": st.integers(0, 10_000),
             "maker_fill_rate": st.none() | st.floats(0, 1),
             "fallback_rate": st.none() | st.floats(0, 1),
@@ -108,12 +118,21 @@ class TestRange:
             "avg_slippage_bps": st.none() | st.floats(-1e4, 1e4),
             "notional_usd": st.none() | st.floats(0, 1e12),
         },
-    ).map(lambda g: {**g, "wins": min(g.get("wins", 0), g.get("trades", 0))})
+    ).map(
+        lambda g: {
+            **g,
+            "wins": min(g.get("wins", 0), g.get("trades", 0)),
+            "rejects": min(g.get("rejects", 0), g.get("orders", 0)),
+        }
+    )
 
-    @given(st.dictionaries(st.sampled_from(["A", "B", "C", "D"]), group_values, max_size=4))
+    @CAPPED
+    @given(
+        st.dictionaries(st.sampled_from(["A", "B", "C", "D", "E", "F"]), group_values, max_size=6)
+    )
     def test_every_score_and_component_lies_in_range(self, groups):
         out = scores(groups)
-        validator("symbol_scores_v6.schema.json").validate(out)
+        SCHEMA.validate(out)
         assert_no_sentinels(out)
         for e in out["symbols"]:
             assert -1.0 <= e["score"] <= 1.0
@@ -121,6 +140,8 @@ class TestRange:
             assert 0.0 <= e["confidence"] <= 1.0
             for name in e["missing"]:
                 assert e["components"][name] == 0.0
+            parts = e["contributions"]
+            assert math.fsum(parts.values()) == pytest.approx(e["score"], abs=1e-12)
 
 
 class TestCrossSectional:
@@ -151,9 +172,9 @@ class TestCrossSectional:
 class TestMissingInputs:
     def test_trades_only_gives_neutral_router_components(self):
         g = base_group(fills=0, maker_fill_rate=None, fallback_rate=None, reject_rate=None)
-        g.update(avg_slippage_bps=None, notional_usd=0.0)
+        g.update(avg_slippage_bps=None, notional_usd=0.0, orders=0, rejects=0)
         e = entry(scores({"AAA": g}), "AAA")
-        assert e["missing"] == ["slippage", "router_quality", "liquidity"]
+        assert e["missing"] == ["slippage", "router_quality", "reject_rate", "liquidity"]
         assert all(e["components"][k] == 0.0 for k in e["missing"])
         assert e["components"]["expectancy"] > 0
 
@@ -193,9 +214,7 @@ class TestShrinkage:
         f, m = entry(out, "FEW"), entry(out, "MANY")
         assert f["components"]["expectancy"] < m["components"]["expectancy"]
         assert f["components"]["hit_rate"] < m["components"]["hit_rate"]
-        assert f["confidence"] == pytest.approx(5 / 25) and m["confidence"] == pytest.approx(
-            200 / 220
-        )
+        assert 0 < f["confidence"] < m["confidence"] < 1
 
     def test_a_lucky_streak_does_not_top_a_proven_edge(self):
         lucky = base_group(trades=3, wins=3, r_trades=3, avg_r=2.0)
@@ -233,7 +252,7 @@ class TestDeterminism:
 def test_sample_scores_validate():
     doc = expectancy_surfaces(load_lines(ROOT / "logs/samples/router_metrics.jsonl.gz"))
     out = score_symbols(doc, generated_at=1.0)
-    validator("symbol_scores_v6.schema.json").validate(out)
+    SCHEMA.validate(out)
     assert len(out["symbols"]) == 20 and len(out["top"]) == 5
 
 

@@ -54,6 +54,7 @@ COLUMNS = {  # score component -> table heading
     "hit_rate": "hit",
     "slippage": "slip",
     "router_quality": "rout",
+    "reject_rate": "rej",
     "liquidity": "liq",
     "volatility": "vol",
 }
@@ -82,7 +83,7 @@ def format_table(scores: Mapping[str, Any], top: int | None = None) -> str:
             f"{e['trades']:>7}{_fmt(i.get('avg_r'), '+8.3f'):>8}"
             f"{_fmt(i.get('hit_rate'), '6.2f'):>6}"
             f"{_fmt(i.get('avg_slippage_bps'), '8.2f'):>8}  "
-            + "".join(f"{c[k]:>+6.2f}" for k in COLUMNS)
+            + "".join(f"{c.get(k, 0.0):>+6.2f}" for k in COLUMNS)
             + (f"  missing: {', '.join(e['missing'])}" if e.get("missing") else "")
         )
     if not entries:

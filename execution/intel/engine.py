@@ -58,11 +58,11 @@ from execution.intel.folds import (
 from execution.intel.groups import Groups
 from execution.intel.lookback import parse_windows
 from streaming.decode import RecentIds, Reject, Skip
-from streaming.fold import Ints, Segments, grow
+from streaming.fold import Floats, Ints, Segments, grow
 from streaming.framing import OVERLONG, Frame
-from streaming.windows import Block, WindowKind, window
+from streaming.windows import Block, LastN, WindowKind, window
 
-STATE_VERSION: Final = 2
+STATE_VERSION: Final = 3  # 3: the trade fold keeps the winsorised and decayed R
 # The policy fields a saved state depends on: a state is restored (or merged) only
 # into an engine with the same ones.
 STATE_POLICY: Final = ("scratch_epsilon_r", "dedup_horizon", "max_groups")
@@ -121,10 +121,11 @@ class ExpectancyEngine:
         cls, cfg: IntelConfig, windows: Iterable[str] | None = None
     ) -> ExpectancyEngine:
         """The configured engine; ``windows`` overrides the configured ones. The score
-        window is always included."""
+        window and the score's drift window are always included."""
         specs = list(windows) if windows else list(cfg.windows)
+        drift = [cfg.score.drift_window] if cfg.score.drift_window else []
         return cls(
-            [*specs, cfg.score.window],
+            [*specs, cfg.score.window, *drift],
             dd_penalty=cfg.dd_penalty,
             scratch_epsilon_r=cfg.scratch_epsilon_r,
             dedup_horizon=cfg.dedup_horizon,
@@ -311,6 +312,29 @@ class ExpectancyEngine:
                 per_dim[dim] = (names, records(t, o, ids[kept]))
             out[w.spec] = per_dim
         return out
+
+    def held_trades(self, spec: str) -> dict[str, tuple[Floats, Floats]] | None:
+        """Per symbol, the (ts, R) of the trades the last-N window ``spec`` keeps, in
+        arrival order (trades without R left out); None without such a window."""
+        self._flush()
+        for w, (tw, _) in zip(self.windows, self._sides, strict=True):
+            if w.spec == spec and isinstance(tw, LastN):
+                rows, codes = tw.held()
+                if not rows:
+                    return {}
+                symbol = np.full(self.groups.total, -1, dtype=np.int64)
+                symbol[self.groups.rows(0)] = np.arange(len(self.groups.names[0]))
+                which = symbol[codes]  # the symbol of each row, -1 for other groupings
+                keep = (which >= 0) & ~np.isnan(rows["r"])
+                seg = Segments(which[keep])
+                ts, r = rows["ts"][keep][seg.order], rows["r"][keep][seg.order]
+                ends = np.cumsum(seg.lengths)
+                return {
+                    self.groups.names[0][g]: (ts[e - n : e], r[e - n : e])
+                    for g, n, e in zip(seg.groups.tolist(), seg.lengths.tolist(),
+                                       ends.tolist(), strict=True)
+                }  # fmt: skip
+        return None
 
     def document(self, generated_at: float | None = None) -> dict[str, Any]:
         return build_document(

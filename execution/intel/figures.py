@@ -23,7 +23,13 @@ avg_slippage_bps, notional_usd, reject_rate):
 * ``slippage_cost_usd`` = Σ slippage_bps × notional / 10⁴ over fills, and
   ``slippage_cost_r`` = slippage cost / Σ risk_usd: the R given up to slippage per
   unit of risk taken, directly comparable with ``expectancy_per_risk``;
-* ``orders``, ``rejects``, ``avg_latency_ms``, ``r_trades``.
+* ``orders``, ``rejects``, ``avg_latency_ms``, ``r_trades``;
+* ``avg_r_robust`` and ``r_std_robust`` — mean and sample standard deviation of R
+  winsorised at ± ``clip_r`` (:class:`~execution.intel.folds.RobustPolicy`): one
+  outlier trade moves the mean by at most 2·clip_r / n;
+* ``avg_r_recent``, ``r_std_recent`` and ``r_recent_trades`` — the same winsorised
+  R exponentially weighted (half-life ``half_life_trades`` trades): mean, weighted
+  standard deviation and the effective number of trades (Σw)² / Σw².
 
 The decoder's numeric policy keeps every sum and mean finite; a ratio of finite
 figures can still overflow (a profit of 1e15 over a loss of 5e-324): such a figure is
@@ -80,6 +86,11 @@ FIGURES = (
     "slippage_cost_usd",
     "slippage_cost_r",
     "avg_latency_ms",
+    "avg_r_robust",
+    "r_std_robust",
+    "avg_r_recent",
+    "r_std_recent",
+    "r_recent_trades",
 )
 
 
@@ -191,6 +202,13 @@ def _figures(rec: Mapping[str, Any], n: int, dd_penalty: float) -> list[dict[str
     f.set("avg_latency_ms", g["mean_latency_ms"],
           (g["latency_orders"] > 0) & ~np.isnan(g["mean_latency_ms"]),
           (orders == 0, "no orders"), (ALL, "no orders with latency"))  # fmt: skip
+    for kind in ("robust", "recent"):
+        m, v = g[f"mean_r_{kind}"], g[f"var_r_{kind}"]
+        f.set(f"avg_r_{kind}", m, has_r & ~np.isnan(m), (ALL, "no trades with R"))
+        spread = ~np.isnan(v)
+        f.set(f"r_std_{kind}", np.sqrt(np.maximum(np.where(spread, v, 0.0), 0.0)), spread,
+              (ALL, "fewer than 2 trades with R"))  # fmt: skip
+    f.set("r_recent_trades", g["r_recent_n_eff"])
     return _rows(f, n, rec)
 
 

@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from execution.intel.events import Order, Trade
 from streaming.fold import Bools, Columns, Floats, Ints, Table
-from streaming.kernels import Composite, Count, Mean, Moments, Path, Run, Sum
+from streaming.kernels import Composite, Count, Decayed, Mean, Moments, Path, Run, Sum
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,31 @@ class FoldPolicy:
     max_groups: int = 20_000
 
 
+@dataclass(frozen=True, slots=True)
+class RobustPolicy:
+    """How the trade fold makes R robust (the figures ``avg_r_robust`` and
+    ``avg_r_recent`` and what the score reads).
+
+    ``clip_r``: R is winsorised to [−clip_r, clip_r] before the robust and recent
+    moments (R is already in units of risk, so a fixed bound in R is a scale every
+    symbol shares and the fold stays a plain mergeable sum: one trade moves a
+    symbol's robust mean by at most 2·clip_r / n). ``half_life_trades``: the
+    recent moments weigh the j-th last trade with R by 2^(−j / half_life_trades).
+    Both chosen by ``benchmarks/bench_score.py`` (``benchmarks/RESULTS-score.md``)."""
+
+    clip_r: float = 3.0
+    half_life_trades: float = 50.0
+
+    def __post_init__(self) -> None:
+        for name in ("clip_r", "half_life_trades"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number, not {v!r}")
+
+
+ROBUST: Final = RobustPolicy()
+
+
 def classify(pnl: Any, r: Any, eps: float) -> tuple[Any, Any, Any]:
     """(win, loss, scratch) of trades: pnl above / below 0, and |R| below ``eps``
     (never when R is unknown: NaN). Arrays or single floats alike."""
@@ -63,7 +88,7 @@ def classify(pnl: Any, r: Any, eps: float) -> tuple[Any, Any, Any]:
         return np.greater(pnl, 0), np.less(pnl, 0), np.less(np.abs(r), eps)
 
 
-def _derive_trades(eps: float, c: Columns) -> Columns:
+def _derive_trades(eps: float, clip_r: float, c: Columns) -> Columns:
     pnl, r = c["pnl"], c["r"]
     win, loss, scratch = classify(pnl, r, eps)
     has_r = ~np.isnan(r)
@@ -71,6 +96,7 @@ def _derive_trades(eps: float, c: Columns) -> Columns:
         "pnl": pnl,
         "neg_pnl": -pnl,
         "r": r,
+        "r_clip": np.clip(r, -clip_r, clip_r),  # NaN stays NaN (no R)
         "risk": c["risk"],
         "win": win,
         "loss": loss,
@@ -84,8 +110,9 @@ def _derive_trades(eps: float, c: Columns) -> Columns:
 
 
 @cache
-def trade_fold(eps: float) -> Composite:
-    """The statistics of closed trades under scratch band ``eps``."""
+def trade_fold(eps: float, robust: RobustPolicy = ROBUST) -> Composite:
+    """The statistics of closed trades under scratch band ``eps`` and the
+    winsorisation and half-life of ``robust``."""
     return Composite(
         [
             ("trades", Count()),
@@ -104,8 +131,11 @@ def trade_fold(eps: float) -> Composite:
             ("loss_r", Mean("r", "loss_r")),
             ("dd", Path("r", "has_r")),
             ("streak", Run("loss")),
+            ("r_robust", Moments("r_clip", "has_r")),
+            ("r_recent", Decayed("r_clip", "has_r", half_life=robust.half_life_trades)),
         ],
-        partial(_derive_trades, eps),
+        partial(_derive_trades, eps, robust.clip_r),
+        version=2,
     )
 
 
@@ -225,6 +255,11 @@ class Sufficient:
     mean_loss_r: float | None = None
     max_drawdown_r: float = 0.0
     longest_loss_streak: int = 0
+    mean_r_robust: float | None = None  # mean of R winsorised at ± clip_r
+    var_r_robust: float | None = None  # its sample variance, None below two
+    mean_r_recent: float | None = None  # exponentially weighted mean of the winsorised R
+    var_r_recent: float | None = None  # its weighted variance, None below two
+    r_recent_n_eff: float = 0.0  # (Σw)² / Σw²: the trades the weighted mean is worth
     orders: int = 0
     fills: int = 0
     maker_fills: int = 0
@@ -247,6 +282,9 @@ _FROM_TRADES: Final = {
     "var_r": "r.var", "win_r_trades": "win_r.n", "mean_win_r": "win_r.mean",
     "loss_r_trades": "loss_r.n", "mean_loss_r": "loss_r.mean",
     "max_drawdown_r": "dd.max_drawdown", "longest_loss_streak": "streak.longest",
+    "mean_r_robust": "r_robust.mean", "var_r_robust": "r_robust.var",
+    "mean_r_recent": "r_recent.mean", "var_r_recent": "r_recent.var",
+    "r_recent_n_eff": "r_recent.n_eff",
 }  # fmt: skip
 _FROM_ORDERS: Final = {
     "orders": "orders.n", "fills": "fills.n", "maker_fills": "maker.n",

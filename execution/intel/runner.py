@@ -33,7 +33,7 @@ from execution.intel.expectancy_v6 import (
     ExpectancyEngine,
     log_files,
 )
-from execution.intel.symbol_score_v6 import score_symbols
+from execution.intel.symbol_score_v6 import drift_of, score_symbols
 from execution.state_publish import publish_intel, read_state
 from streaming.checkpoint import CheckpointStore
 from streaming.decode import IdTrace, RecentIds
@@ -67,7 +67,8 @@ class Publisher:
         now = self.wall()
         expectancy = engine.document(generated_at=now)
         health = read_state(self.state_dir, ROUTER_HEALTH_FILE)
-        scores = score_symbols(expectancy, health, config=self.score, generated_at=now)
+        drift = drift_of(engine, self.score)
+        scores = score_symbols(expectancy, health, config=self.score, generated_at=now, drift=drift)
         return expectancy, scores
 
     def publish(self, engine: ExpectancyEngine) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -1,32 +1,23 @@
-"""Symbol score v6: one number in [−1, 1] per symbol, with its six components,
-ranked (architecture §5, ``symbol_scores_v6.json``).
+"""Symbol score v6: one number in [−1, 1] per symbol, with its seven components,
+ranked (architecture §5, ``symbol_scores_v6.json``; docs/score.md).
 
-The score exists to rank symbols by their **true edge**, so every component is
-built from an estimate that is honest about sample size:
+The score exists to rank symbols by their **true edge now**. Its expectancy
+component is the calibrated ``2·P(edge > 0) − 1`` of an empirical-Bayes posterior
+over a winsorised, exponentially weighted mean R (``avg_r_recent`` of the
+expectancy document, :class:`~execution.intel.folds.RobustPolicy`); the other
+components are rates and cross-sectional comparisons
+(:mod:`execution.intel.score_components`, where each is defined with its neutral
+value). The score is the weighted mean of the components (weights from
+``score.weights``, normalised), so it lies in [−1, 1].
 
-========================  ============================================================
-component                 transform (each lies in [−1, 1]; 0 is neutral)
-========================  ============================================================
-``expectancy``            ``tanh(r̃ / 0.5)``, r̃ = avg R shrunk toward 0:
-                          ``n·avg_r / (n + k)`` over the n trades with an R
-``hit_rate``              ``2·h̃ − 1``, h̃ = ``(wins + k/2) / (trades + k)``
-``slippage``              ``−tanh(s̃ / 10 bps)``, s̃ = avg slippage shrunk by fills
-``router_quality``        ``2·q − 1`` shrunk by fills, q = mean of maker fill rate,
-                          1 − fallback rate and 1 − reject rate
-``liquidity``             ``tanh(ln(notional / median notional) / 2)`` across symbols
-``volatility``            ``−tanh(ln(r_std / median r_std))`` shrunk by n: a symbol
-                          whose R swings more than its peers' is less dependable
-========================  ============================================================
-
-``k`` is ``score.prior_trades``: with k trades of evidence a figure counts half.
-``confidence`` = trades / (trades + k). The score is the weighted mean of the
-components (weights from ``score.weights``, normalised), so it lies in [−1, 1].
-
-A missing input (no trades with R, no fills, no notional…) gives a neutral
-component listed under ``missing``; router figures fall back to
-``router_health.json`` when the window has no fills, and ``sources`` says so.
-All else equal, a better expectancy or a healthier router never lowers a score.
-Ranks are by score, ties broken by symbol name, so the order is deterministic.
+A missing input (no trades with R, no wins figure, no orders, no fills…) gives
+the neutral component 0, listed under ``missing``; router figures fall back to
+``router_health.json`` when the window has none, and ``sources`` says so. Each
+entry explains itself: ``components``, ``contributions`` (weight × component, summing
+to the score), ``edge`` (the posterior behind the expectancy) and ``confidence``
+(the share of that posterior that is the symbol's own evidence). All else equal,
+a better expectancy or a healthier router never lowers a score (a symbol's prior
+comes from the other symbols only). Ranks are by score, ties broken by symbol name.
 
 >>> doc = {"as_of": 10.0, "windows": {"all": {"symbols": {
 ...     "AAA": {"trades": 40, "wins": 24, "avg_r": 0.3, "r_trades": 40, "r_std": 1.0,
@@ -39,7 +30,7 @@ Ranks are by score, ties broken by symbol name, so the order is deterministic.
 >>> out["top"], [s["rank"] for s in out["symbols"]]
 (['AAA', 'BBB'], [1, 2])
 >>> [round(s["components"]["expectancy"], 3) for s in out["symbols"]]
-[0.38, -0.261]
+[0.891, -0.715]
 """
 
 from __future__ import annotations
@@ -48,28 +39,33 @@ import math
 import statistics
 import time
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from execution.config import SCORE_COMPONENTS, ScoreConfig
+from execution.intel import score_components as sc
+from execution.intel.drift import Drift, DriftPolicy, drifts
+from execution.intel.folds import ROBUST
+
+if TYPE_CHECKING:
+    from execution.intel.engine import ExpectancyEngine
 
 SCHEMA: Final = "symbol_scores_v6"
 VERSION: Final = 1
 RANGE: Final = (-1.0, 1.0)
-R_SCALE: Final = 0.5  # R per trade at which the expectancy component reaches tanh(1)
-SLIPPAGE_SCALE_BPS: Final = 10.0
-LIQUIDITY_SCALE: Final = 2.0  # natural-log units of notional relative to the median
+
+# expectancy_figure → (mean, standard deviation, effective trades) figures it reads
+R_FIGURES: Final = {
+    "recent": ("avg_r_recent", "r_std_recent", "r_recent_trades"),
+    "robust": ("avg_r_robust", "r_std_robust", "r_trades"),
+    "raw": ("avg_r", "r_std", "r_trades"),
+}
+ROUTER_FIGURES: Final = ("maker_fill_rate", "fallback_rate", "avg_slippage_bps")
 
 
 def _num(x: Any) -> float | None:
-    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
-
-
-def _clamp(x: float) -> float:
-    return min(RANGE[1], max(RANGE[0], x))
-
-
-def _shrink(n: float, k: float) -> float:
-    return n / (n + k) if n > 0 else 0.0
+    if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x):
+        return float(x)
+    return None
 
 
 def _median_positive(values: list[float | None]) -> float | None:
@@ -77,112 +73,61 @@ def _median_positive(values: list[float | None]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
-def _router_figures(
+def evidence(group: Mapping[str, Any], figure: str) -> tuple[sc.Evidence | None, str | None]:
+    """The symbol's R evidence and the figure it came from: the configured figure,
+    else the next more basic one the document has (recent → robust → raw). A raw
+    mean is clipped to ± ``clip_r`` like the robust ones, so no size dominates."""
+    n = int(_num(group.get("r_trades")) or 0)
+    order = list(R_FIGURES)
+    for name in order[order.index(figure) :]:
+        mean_f, sd_f, n_f = R_FIGURES[name]
+        mean = _num(group.get(mean_f))
+        n_eff = _num(group.get(n_f))
+        if mean is None or n <= 0 or not n_eff or n_eff <= 0:
+            continue
+        k = ROBUST.clip_r
+        return sc.Evidence(min(k, max(-k, mean)), n_eff, _num(group.get(sd_f)), n), mean_f
+    return None, None
+
+
+def drift_of(engine: ExpectancyEngine, cfg: ScoreConfig) -> dict[str, Drift | None] | None:
+    """The Page–Hinkley test over the trades of the engine's drift window, per
+    symbol; None when the score has no drift window or the engine lacks it."""
+    if not cfg.drift_window:
+        return None
+    held = engine.held_trades(cfg.drift_window)
+    return None if held is None else drifts(held, DriftPolicy.of(cfg, ROBUST.clip_r))
+
+
+def since_change(d: Drift) -> sc.Evidence:
+    """The evidence of the trades since a detected change."""
+    return sc.Evidence(d.mean_r_since, float(d.trades_since), d.sd_r_since, d.trades_since)
+
+
+def _router(
     group: Mapping[str, Any], health: Mapping[str, Any] | None
-) -> tuple[dict[str, float | None], float, str | None]:
-    """Router inputs from the window, else from router_health.json: (figures, fills, source)."""
-    fills = _num(group.get("fills")) or 0.0
-    names = ("maker_fill_rate", "fallback_rate", "reject_rate", "avg_slippage_bps")
-    if fills > 0:
-        return {n: _num(group.get(n)) for n in names}, fills, None
-    if isinstance(health, Mapping):
-        h_fills = _num(health.get("fills")) or 0.0
-        if h_fills > 0:
-            return {n: _num(health.get(n)) for n in names}, h_fills, "router_health.json"
-    return dict.fromkeys(names), 0.0, None
-
-
-def score_symbol(
-    symbol: str,
-    group: Mapping[str, Any],
-    *,
-    health: Mapping[str, Any] | None,
-    median_notional: float | None,
-    median_r_std: float | None,
-    prior: float,
-    weights: Mapping[str, float],
-) -> dict[str, Any]:
-    """One symbol's entry (without its rank)."""
-    trades = int(_num(group.get("trades")) or 0)
-    wins = _num(group.get("wins")) or 0.0
-    r_trades = _num(group.get("r_trades")) or 0.0
-    avg_r = _num(group.get("avg_r"))
-    r_std = _num(group.get("r_std"))
-    notional = _num(group.get("notional_usd"))
-    router, fills, source = _router_figures(group, health)
-    comp: dict[str, float] = dict.fromkeys(SCORE_COMPONENTS, 0.0)
-    missing: list[str] = []
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Router inputs from the window, else from router_health.json (with the
+    components that came from it)."""
+    out: dict[str, float | None] = {n: _num(group.get(n)) for n in ROUTER_FIGURES}
+    out["fills"] = _num(group.get("fills")) or 0.0
+    orders = _num(group.get("orders")) or 0.0
+    rejects, rate = _num(group.get("rejects")), _num(group.get("reject_rate"))
+    if rejects is None and rate is not None:
+        rejects = rate * orders
+    out["orders"], out["rejects"] = orders, rejects
     sources: dict[str, str] = {}
-
-    if avg_r is not None and r_trades > 0:
-        comp["expectancy"] = math.tanh(avg_r * _shrink(r_trades, prior) / R_SCALE)
-    else:
-        missing.append("expectancy")
-    if trades > 0:
-        comp["hit_rate"] = 2 * (wins + prior / 2) / (trades + prior) - 1
-    else:
-        missing.append("hit_rate")
-
-    slip = router["avg_slippage_bps"]
-    if slip is not None:
-        comp["slippage"] = -math.tanh(slip * _shrink(fills, prior) / SLIPPAGE_SCALE_BPS)
-    else:
-        missing.append("slippage")
-    fallback, rejects = router["fallback_rate"], router["reject_rate"]
-    parts = [
-        router["maker_fill_rate"],
-        None if fallback is None else 1 - fallback,
-        None if rejects is None else 1 - rejects,
-    ]
-    present = [p for p in parts if p is not None]
-    if present:
-        q = statistics.fmean(present)
-        comp["router_quality"] = (2 * q - 1) * _shrink(fills, prior)
-    else:
-        missing.append("router_quality")
-    if source is not None:
-        for name in ("slippage", "router_quality"):
-            if name not in missing:
-                sources[name] = source
-
-    if notional is not None and notional > 0 and median_notional:
-        ratio = math.log(notional) - math.log(median_notional)  # no underflow for tiny values
-        comp["liquidity"] = math.tanh(ratio / LIQUIDITY_SCALE)
-    else:
-        missing.append("liquidity")
-    if r_std is not None and r_std > 0 and median_r_std:
-        ratio = math.log(r_std) - math.log(median_r_std)
-        comp["volatility"] = -math.tanh(ratio) * _shrink(r_trades, prior)
-    else:
-        missing.append("volatility")
-
-    comp = {k: _clamp(v) for k, v in comp.items()}
-    total = sum(weights.values())
-    score = _clamp(sum(weights.get(k, 0.0) * v for k, v in comp.items()) / total)
-    entry: dict[str, Any] = {
-        "symbol": symbol,
-        "score": score,
-        "rank": 0,
-        "trades": trades,
-        "confidence": _shrink(trades, prior),
-        "components": comp,
-        "inputs": {
-            "avg_r": avg_r,
-            "hit_rate": _num(group.get("hit_rate")),
-            "avg_slippage_bps": slip,
-            "maker_fill_rate": router["maker_fill_rate"],
-            "fallback_rate": router["fallback_rate"],
-            "reject_rate": router["reject_rate"],
-            "notional_usd": notional,
-            "r_std": r_std,
-            "pnl_usd": _num(group.get("pnl_usd")),
-            "expectancy_per_risk": _num(group.get("expectancy_per_risk")),
-        },
-        "missing": missing,
-    }
-    if sources:
-        entry["sources"] = sources
-    return entry
+    h = health if isinstance(health, Mapping) else {}
+    h_fills = _num(h.get("fills")) or 0.0
+    if out["fills"] == 0 and h_fills > 0:
+        out.update({n: _num(h.get(n)) for n in ROUTER_FIGURES})
+        out["fills"] = h_fills
+        sources.update(slippage="router_health.json", router_quality="router_health.json")
+    h_orders = _num(h.get("orders")) or 0.0
+    if orders == 0 and h_orders > 0 and _num(h.get("rejects")) is not None:
+        out["orders"], out["rejects"] = h_orders, _num(h.get("rejects"))
+        sources["reject_rate"] = "router_health.json"
+    return out, sources
 
 
 def score_symbols(
@@ -192,12 +137,15 @@ def score_symbols(
     window: str | None = None,
     config: ScoreConfig | None = None,
     generated_at: float | None = None,
+    drift: Mapping[str, Drift | None] | None = None,
 ) -> dict[str, Any]:
     """The ``symbol_scores_v6`` document from an ``expectancy_v6`` document.
 
     ``window`` defaults to ``config.window``; a window the document lacks scores no
     symbol (an empty ranking, not an error). ``router_health`` is the executor's
-    ``router_health.json`` document, when there is one.
+    ``router_health.json`` document, when there is one. ``drift``: the change test
+    per symbol (:func:`drift_of`), when it ran; with ``drift_discount`` a symbol's
+    expectancy then reads only the trades since its last detected change.
     """
     cfg = config or ScoreConfig()
     window = window or cfg.window
@@ -205,28 +153,99 @@ def score_symbols(
     total = sum(weights.values())
     if total <= 0:
         raise ValueError("score weights must not all be zero")
+    weights = {k: v / total for k, v in weights.items()}
     prior = float(cfg.prior_trades)
-    groups: Mapping[str, Any] = (
+    policy = sc.EdgePolicy(cfg.variance_prior_trades, cfg.min_r_sd, cfg.prior_sd_r,
+                           cfg.min_prior_sd_r, cfg.min_prior_symbols)  # fmt: skip
+    found: Mapping[str, Any] = (
         expectancy.get("windows", {}).get(window, {}).get("symbols", {}) or {}
     )
+    groups = {
+        s: g for s, g in sorted(found.items()) if isinstance(s, str) and isinstance(g, Mapping)
+    }
     health_by_symbol: Mapping[str, Any] = {}
     if isinstance(router_health, Mapping) and isinstance(router_health.get("symbols"), Mapping):
         health_by_symbol = router_health["symbols"]
     med_notional = _median_positive([_num(g.get("notional_usd")) for g in groups.values()])
-    med_r_std = _median_positive([_num(g.get("r_std")) for g in groups.values()])
-    entries = [
-        score_symbol(
-            sym,
-            g,
-            health=health_by_symbol.get(sym),
-            median_notional=med_notional,
-            median_r_std=med_r_std,
-            prior=prior,
-            weights=weights,
-        )
-        for sym, g in groups.items()
-        if isinstance(g, Mapping) and isinstance(sym, str)
-    ]
+    spread = {s: _num(g.get("r_std_robust", g.get("r_std"))) for s, g in groups.items()}
+    med_r_std = _median_positive(list(spread.values()))
+    found_evidence = {s: evidence(g, cfg.expectancy_figure) for s, g in groups.items()}
+    changes = {s: (drift or {}).get(s) for s in groups}
+    if cfg.drift_discount:
+        for s, d in changes.items():
+            if d is not None and found_evidence[s][0] is not None:
+                found_evidence[s] = since_change(d), "since_drift"
+    posterior = dict(zip(groups, sc.edges([e for e, _ in found_evidence.values()], policy),
+                         strict=True))  # fmt: skip
+    entries = []
+    for sym, g in groups.items():
+        router, sources = _router(g, health_by_symbol.get(sym))
+        trades = int(_num(g.get("trades")) or 0)
+        r_trades = int(_num(g.get("r_trades")) or 0)
+        edge, change = posterior[sym], changes[sym]
+        values: dict[str, float | None] = {
+            "expectancy": None if edge is None else edge.component,
+            "hit_rate": sc.hit_rate(_num(g.get("wins")), trades, prior=prior),
+            "slippage": sc.slippage(
+                router["avg_slippage_bps"], router["fills"] or 0.0, prior=prior
+            ),
+            "router_quality": sc.router_quality(
+                router["maker_fill_rate"],
+                router["fallback_rate"],
+                router["fills"] or 0.0,
+                prior=prior,
+            ),
+            "reject_rate": sc.reject_rate(router["rejects"], router["orders"] or 0.0, prior=prior),
+            "liquidity": sc.liquidity(_num(g.get("notional_usd")), med_notional),
+            "volatility": sc.volatility(spread[sym], med_r_std, r_trades, prior=prior),
+        }
+        missing = [k for k in SCORE_COMPONENTS if values[k] is None]
+        comp = {k: 0.0 if values[k] is None else float(values[k] or 0.0) for k in SCORE_COMPONENTS}
+        contributions = {k: weights[k] * comp[k] for k in SCORE_COMPONENTS}
+        score = min(RANGE[1], max(RANGE[0], math.fsum(contributions.values())))
+        entry: dict[str, Any] = {
+            "symbol": sym,
+            "score": score,
+            "rank": 0,
+            "trades": trades,
+            "confidence": 0.0 if edge is None else edge.confidence,
+            "components": comp,
+            "contributions": contributions,
+            "edge": None
+            if edge is None
+            else {
+                "figure": found_evidence[sym][1],
+                "mean_r": edge.mean_r,
+                "n_eff": edge.n_eff,
+                "se_r": edge.se_r,
+                "prior_sd_r": edge.prior_sd_r,
+                "posterior_mean_r": edge.posterior_mean_r,
+                "posterior_sd_r": edge.posterior_sd_r,
+                "p_edge_positive": edge.p_edge_positive,
+            },
+            "drift": None if change is None else change.document(),
+            "inputs": {
+                "avg_r": _num(g.get("avg_r")),
+                "avg_r_robust": _num(g.get("avg_r_robust")),
+                "avg_r_recent": _num(g.get("avg_r_recent")),
+                "r_recent_trades": _num(g.get("r_recent_trades")),
+                "hit_rate": _num(g.get("hit_rate")),
+                "avg_slippage_bps": router["avg_slippage_bps"],
+                "maker_fill_rate": router["maker_fill_rate"],
+                "fallback_rate": router["fallback_rate"],
+                "reject_rate": _num(g.get("reject_rate")),
+                "orders": router["orders"],
+                "rejects": router["rejects"],
+                "notional_usd": _num(g.get("notional_usd")),
+                "r_std": _num(g.get("r_std")),
+                "pnl_usd": _num(g.get("pnl_usd")),
+                "expectancy_per_risk": _num(g.get("expectancy_per_risk")),
+            },
+            "missing": missing,
+        }
+        if sources:
+            entry["sources"] = dict(sorted(sources.items()))
+        entries.append(entry)
     entries.sort(key=lambda e: (-e["score"], e["symbol"]))
     for rank, e in enumerate(entries, 1):
         e["rank"] = rank
@@ -237,8 +256,23 @@ def score_symbols(
         "as_of": expectancy.get("as_of"),
         "window": window,
         "range": list(RANGE),
-        "weights": {k: v / total for k, v in weights.items()},
+        "weights": weights,
         "prior_trades": cfg.prior_trades,
+        "drift_window": cfg.drift_window if drift is not None else None,
+        "policy": {
+            "expectancy_figure": cfg.expectancy_figure,
+            "clip_r": ROBUST.clip_r,
+            "half_life_trades": ROBUST.half_life_trades,
+            "variance_prior_trades": policy.variance_prior_trades,
+            "min_r_sd": policy.min_r_sd,
+            "prior_sd_r": policy.prior_sd_r,
+            "min_prior_sd_r": policy.min_prior_sd_r,
+            "min_prior_symbols": policy.min_prior_symbols,
+            "drift_threshold_r": cfg.drift_threshold_r,
+            "drift_delta_r": cfg.drift_delta_r,
+            "drift_min_trades": cfg.drift_min_trades,
+            "drift_discount": cfg.drift_discount,
+        },
         "symbols": entries,
         "top": [e["symbol"] for e in entries[: cfg.top_n]],
     }

@@ -46,10 +46,11 @@ def test_intelligence_ranks_symbols_as_the_scores_document(monkeypatch, sample_s
 def test_window_selector_switches_the_group_tables(monkeypatch, sample_state):
     at = app(monkeypatch, sample_state, page="intelligence")
     exp = json.loads((sample_state / h.EXPECTANCY).read_text())
-    assert at.selectbox[0].value == "50t"
-    at.selectbox[0].set_value("all").run()
+    scores = json.loads((sample_state / h.SCORES).read_text())
+    assert at.selectbox[0].value == scores["window"] == "all"  # the score's window first
+    at.selectbox[0].set_value("50t").run()
     by_strategy = at.dataframe[0].value
-    want = exp["windows"]["all"]["strategies"]
+    want = exp["windows"]["50t"]["strategies"]
     assert dict(zip(by_strategy["strategy"], by_strategy["trades"], strict=True)) == {
         k: v["trades"] for k, v in want.items()
     }

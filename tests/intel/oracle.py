@@ -16,7 +16,7 @@ from typing import Any
 from execution.intel.document import DIMENSIONS, Inputs, build_document
 from execution.intel.engine import _CELL
 from execution.intel.events import Event, Order, Trade, event_id, make_decoder, to_event
-from execution.intel.folds import Records, Sufficient, classify, records_of
+from execution.intel.folds import ROBUST, Records, Sufficient, classify, records_of
 from execution.intel.lookback import Window, parse_windows
 from streaming.decode import DEFAULT_DEDUP_HORIZON, Reject, Skip
 
@@ -42,9 +42,26 @@ def _mean(xs: Sequence[float]) -> float | None:
     return math.fsum(xs) / len(xs) if xs else None
 
 
+def _recent(xs: Sequence[float], half_life: float) -> tuple[float | None, float | None, float]:
+    """Mean, weighted variance (reliability weights) and effective count of ``xs``,
+    the j-th last weighing 2^(−j / half_life)."""
+    m = len(xs)
+    if not m:
+        return None, None, 0.0
+    ws = [2.0 ** (-(m - 1 - j) / half_life) for j in range(m)]
+    w, w2 = math.fsum(ws), math.fsum(x * x for x in ws)
+    mean = math.fsum(wi * x for wi, x in zip(ws, xs, strict=True)) / w
+    dev = math.fsum(wi * (x - mean) ** 2 for wi, x in zip(ws, xs, strict=True))
+    var = dev * w / (w * w - w2) if m > 1 and w * w > w2 else None
+    return mean, var, w * w / w2
+
+
 def batch_sufficient(trades: Sequence[Trade], orders: Sequence[Order], eps: float) -> Sufficient:
     """One group's record, computed directly from its event lists (the oracle)."""
     rs = [t.r for t in trades if t.r is not None]
+    k = ROBUST.clip_r
+    clipped = [min(k, max(-k, r)) for r in rs]
+    recent_mean, recent_var, recent_n = _recent(clipped, ROBUST.half_life_trades)
     risked = [t for t in trades if t.risk_usd is not None]
     # the engine's one rule, on plain values (R unknown: NaN, never a scratch)
     scratch = [bool(classify(t.pnl_usd, math.nan if t.r is None else t.r, eps)[2]) for t in trades]
@@ -75,6 +92,11 @@ def batch_sufficient(trades: Sequence[Trade], orders: Sequence[Order], eps: floa
         mean_loss_r=_mean(loss_rs),
         max_drawdown_r=_max_drawdown(rs),
         longest_loss_streak=_longest_run(t.pnl_usd < 0 for t in trades),
+        mean_r_robust=_mean(clipped),
+        var_r_robust=statistics.variance(clipped) if len(clipped) > 1 else None,
+        mean_r_recent=recent_mean,
+        var_r_recent=recent_var,
+        r_recent_n_eff=recent_n,
         orders=len(orders),
         fills=len(fills),
         maker_fills=sum(o.is_maker for o in fills),

@@ -81,7 +81,8 @@ class TestReplayAndShow:
         assert main(["replay", str(log), "--state-dir", str(tmp_path), "--window", "3t"]) == 0
         exp, _ = docs(tmp_path)
         assert exp["inputs"]["events"] == 40
-        assert list(exp["windows"]) == ["3t", "50t"]  # the score window is always kept
+        # the score's window and its drift test's window are always kept
+        assert list(exp["windows"]) == ["3t", "50t", "all"]
         assert main(["replay", str(log), "--state-dir", str(tmp_path), "--no-rotated"]) == 0
         assert docs(tmp_path)[0]["inputs"]["events"] == 25
 

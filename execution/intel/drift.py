@@ -1,0 +1,119 @@
+"""Change detection on each symbol's R: a two-sided Page–Hinkley test over the
+trades a last-N window keeps, run at read time (docs/score.md, "Drift").
+
+Why at read time: the test's reference is the running mean of the trades since the
+last alarm, so its state after a block depends on where the block began — there
+is no small mergeable summary of it. The last-N window of the trade fold already
+keeps each group's last N input rows (``streaming.windows.LastN.held``), so the
+test runs over them when a document is published: O(N) per symbol, and the same
+result however the log was cut into blocks, parts or checkpoints (the rows are).
+
+The test, over R winsorised at ± ``clip_r`` (so one gap cannot raise an alarm on its
+own): with ``x̄_t`` the mean since the last alarm,
+
+* up:   ``U_t = Σ (x_i − x̄_i − δ)``, alarm when ``U_t − min U > λ``;
+* down: ``D_t = Σ (x_i − x̄_i + δ)``, alarm when ``max D − D_t > λ``;
+
+after an alarm the statistics restart. The last alarm is reported: the ``ts`` of
+the trade that raised it, the direction, and the estimated change point (the trade
+after the extreme of the cumulative sum), from which the score takes its evidence
+— the history before the change is discounted entirely.
+
+>>> import numpy as np
+>>> x = np.r_[np.full(60, 0.5), np.full(40, -0.5)]
+>>> d = page_hinkley(np.arange(100.0), x, DriftPolicy(threshold_r=5.0))
+>>> d.direction, d.changed_at, d.detected_at_ts > 60
+('down', 60, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class DriftPolicy:
+    """``window``: the last-N window whose rows are tested; ``delta_r``: the shift
+    in mean R tolerated without an alarm (δ); ``threshold_r``: λ, in R;
+    ``min_trades``: trades since the last alarm before the next can be raised;
+    ``clip_r``: the winsorisation of R (the trade fold's)."""
+
+    window: str = "50t"
+    delta_r: float = 0.05
+    threshold_r: float = 20.0
+    min_trades: int = 10
+    clip_r: float = 3.0
+
+    @classmethod
+    def of(cls, score: Any, clip_r: float) -> DriftPolicy:
+        """The policy of a ``ScoreConfig`` (its ``drift_*`` fields)."""
+        return cls(score.drift_window or "", score.drift_delta_r, score.drift_threshold_r,
+                   score.drift_min_trades, clip_r)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    detected_at_ts: float
+    direction: str  # "up" | "down"
+    changed_at: int  # index (in the rows tested) of the first trade after the change
+    trades_since: int  # trades from the change point to the last one
+    mean_r_since: float  # winsorised mean R since the change
+    sd_r_since: float | None  # its sample sd (None below two trades)
+
+    def document(self) -> dict[str, object]:
+        return {"detected_at_ts": self.detected_at_ts, "direction": self.direction,
+                "trades_since": self.trades_since, "mean_r_since": self.mean_r_since}  # fmt: skip
+
+
+def page_hinkley(ts: Floats, r: Floats, policy: DriftPolicy) -> Drift | None:
+    """The last change the test detects in ``r`` (arrival order), or None."""
+    x = np.clip(np.asarray(r, dtype=np.float64), -policy.clip_r, policy.clip_r).tolist()
+    times = np.asarray(ts, dtype=np.float64).tolist()
+    found: tuple[float, str, int] | None = None
+    start, n, mean = 0, 0, 0.0
+    up = down = up_min = down_max = 0.0
+    up_at = down_at = 0
+    for i, xi in enumerate(x):
+        n += 1
+        mean += (xi - mean) / n
+        up += xi - mean - policy.delta_r
+        down += xi - mean + policy.delta_r
+        if up < up_min:
+            up_min, up_at = up, i + 1 - start
+        if down > down_max:
+            down_max, down_at = down, i + 1 - start
+        if n < policy.min_trades:
+            continue
+        if up - up_min > policy.threshold_r:
+            found = (times[i], "up", start + up_at)
+        elif down_max - down > policy.threshold_r:
+            found = (times[i], "down", start + down_at)
+        else:
+            continue
+        start, n, mean = i + 1, 0, 0.0
+        up = down = up_min = down_max = 0.0
+        up_at = down_at = 0
+    if found is None:
+        return None
+    at_ts, direction, changed = found
+    since = x[changed:]
+    mean_since = math.fsum(since) / len(since) if since else 0.0
+    sd = None
+    if len(since) > 1:
+        sd = math.sqrt(math.fsum((v - mean_since) ** 2 for v in since) / (len(since) - 1))
+    return Drift(at_ts, direction, changed, len(since), mean_since, sd)
+
+
+def drifts(
+    held: Mapping[str, tuple[Floats, Floats]], policy: DriftPolicy
+) -> dict[str, Drift | None]:
+    """The test over each symbol's kept (ts, R) rows."""
+    return {sym: page_hinkley(ts, r, policy) for sym, (ts, r) in held.items()}
