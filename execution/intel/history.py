@@ -285,12 +285,11 @@ class Snapshotter:
         score: ScoreConfig,
     ) -> None:
         known = [w.spec for w in engine.windows]
-        missing = [w for w in windows if w not in known]
-        if missing:
-            raise ValueError(f"history window {missing[0]!r} is not a window of the engine")
         self.engine = engine
         self.cadence = cadence
-        self.windows = list(windows) or known
+        # the configured windows the engine has (``--window`` may have replaced
+        # them); none of them, or none configured: every window of the engine
+        self.windows = [w for w in known if w in windows] or known
         self.score = score
         wm = engine.inputs.watermark
         self.top = None if wm is None else bucket_of(wm, cadence)

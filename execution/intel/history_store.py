@@ -212,15 +212,14 @@ def open_store(state_dir: str | Path, cfg: Any) -> HistoryStore:
     )
 
 
-def read_symbol(
-    path: str | Path, symbol: str, window: str | None = None
-) -> list[dict[str, Any]]:
+def read_symbol(path: str | Path, symbol: str, window: str | None = None) -> list[dict[str, Any]]:
     """One symbol's records, oldest first (every window, or ``window``), read-only."""
     where, args = "symbol = ?", [symbol]
     if window is not None:
         where, args = where + " AND window = ?", [symbol, window]
     names = [*SYMBOL_KEY, *SYMBOL_FIELDS]
-    return _read(path, f"SELECT {', '.join(names)} FROM symbols WHERE {where}", args, names)
+    sql = f"SELECT {', '.join(names)} FROM symbols WHERE {where}"
+    return _read(path, sql, args, names, "symbol")
 
 
 def read_fund(path: str | Path, window: str | None = None) -> list[dict[str, Any]]:
@@ -230,29 +229,35 @@ def read_fund(path: str | Path, window: str | None = None) -> list[dict[str, Any
     args: list[str] = []
     if window is not None:
         sql, args = sql + " WHERE window = ?", [window]
-    return _read(path, sql, args, names)
+    return _read(path, sql, args, names, "fund")
 
 
-def _read(path: str | Path, sql: str, args: Sequence[str], names: Sequence[str]) -> list[Record]:
+def known(path: str | Path) -> tuple[list[str], list[str]]:
+    """The symbols and the windows of the history (sorted), read-only."""
+    symbols = _read(path, "SELECT DISTINCT symbol FROM symbols", [], ["symbol"], "")
+    windows = _read(path, "SELECT DISTINCT window FROM fund", [], ["window"], "")
+    return sorted(r["symbol"] for r in symbols), sorted(r["window"] for r in windows)
+
+
+def _read(
+    path: str | Path, sql: str, args: Sequence[str], names: Sequence[str], kind: str
+) -> list[Record]:
     if not Path(path).is_file():
         raise HistoryError(f"{path}: no history (replay or follow a log first)")
     try:
         db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
         try:
-            rows = db.execute(sql + " ORDER BY bucket, window", args).fetchall()
+            order = " ORDER BY bucket, window" if kind else ""
+            rows = db.execute(sql + order, args).fetchall()
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:
         raise HistoryError(f"{path}: cannot read the history ({exc})") from None
-    return [
-        {"schema": SCHEMA, **{n: _whole(n, v) for n, v in zip(names, row, strict=True)}}
-        for row in rows
-    ]
+    head = {"schema": SCHEMA, "kind": kind} if kind else {}
+    return [{**head, **{n: _whole(n, v) for n, v in zip(names, row, strict=True)}} for row in rows]
 
 
-_WHOLE: Final = frozenset(
-    {"trades", "r_trades", "wins", "fills", "rank", "symbols", "bucket"}
-)
+_WHOLE: Final = frozenset({"trades", "r_trades", "wins", "fills", "rank", "symbols", "bucket"})
 
 
 def _whole(name: str, v: Any) -> Any:

@@ -332,7 +332,7 @@ def replay(
     jobs: int | None = None,
     parallel_min_bytes: int = PARALLEL_MIN_BYTES,
     floor_tail_bytes: int = FLOOR_TAIL_BYTES,
-    history: bool | None = None,
+    history: bool = False,
 ) -> ReplayResult:
     """Replay complete log files through a fresh engine and publish once.
 
@@ -356,7 +356,7 @@ def replay(
     one process, never a different answer; ``parallel`` in the result says how the
     log was folded, and the fallback is logged.
 
-    With the history (``history``, default ``cfg.history.enabled``) the log is
+    With ``history`` (the CLI's default: ``cfg.history.enabled``) the log is
     folded in one process, in order, and a snapshot is stored at every bucket close
     (:mod:`execution.intel.history`): the snapshots need the state in log order,
     which parts folded apart do not have."""
@@ -369,7 +369,7 @@ def replay(
     lines = 0
     how = "one process"
     refolded: list[int] = []
-    with_history = cfg.history.enabled if history is None else history
+    with_history = history
     if with_history and len(parts) >= 2:
         how = "one process: the history's snapshots need the log in order"
         parts = []
@@ -484,6 +484,7 @@ class FollowRunner:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         max_poll_bytes: int = 8 << 20,
+        history: bool | None = None,
     ) -> None:
         self.path = Path(path)
         self.state_dir = Path(state_dir)
@@ -500,7 +501,7 @@ class FollowRunner:
         self.snapper: Snapshotter | None = None
         self.history: HistoryStore | None = None
         self._snapshots: list[Snapshot] = []  # taken, not yet in the history
-        if h.enabled:
+        if h.enabled if history is None else history:
             self.history = open_store(self.state_dir, h)
             self.snapper = Snapshotter(self.engine, h.cadence_s, h.windows, cfg.score)
         position = self._resume()
