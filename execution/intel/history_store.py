@@ -35,10 +35,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from execution.intel.history import FUND_FIELDS, SCHEMA, SYMBOL_FIELDS, VERSION, Record, Snapshot
+from streaming.faults import crash_point
 
 SYMBOL_KEY: Final = ("symbol", "window", "bucket")
 FUND_KEY: Final = ("window", "bucket")
 BUSY_TIMEOUT_S: Final = 30.0
+# Pages freed by retention (4 KiB each) at which an append compacts the file.
+COMPACT_FREE_PAGES: Final = 1024
 
 
 class HistoryError(ValueError):
@@ -131,7 +134,12 @@ class HistoryStore:
         stored = 0
         for snap in snapshots:
             stored += self._append_one(snap)
+        if stored and self.free_pages() >= COMPACT_FREE_PAGES:
+            self.compact()
         return stored
+
+    def free_pages(self) -> int:
+        return int(self.db.execute("PRAGMA freelist_count").fetchone()[0])
 
     def _append_one(self, snap: Snapshot) -> int:
         db = self.db
@@ -148,8 +156,11 @@ class HistoryStore:
             )
             self._rows("symbols", SYMBOL_KEY, SYMBOL_FIELDS, snap.symbols)
             self._rows("fund", FUND_KEY, FUND_FIELDS, snap.fund)
+            crash_point("history.inserted")
             self._retain()
+            crash_point("history.retained")
             db.execute("COMMIT")
+            crash_point("history.committed")
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -194,6 +205,7 @@ class HistoryStore:
         """Return the pages freed by retention to the file system and fold the WAL
         into the database (both crash-safe: SQLite's own transactions)."""
         self.db.execute("PRAGMA incremental_vacuum")
+        crash_point("history.vacuumed")
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
