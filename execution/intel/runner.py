@@ -65,12 +65,18 @@ class Publisher:
     state_dir: Path
     score: ScoreConfig
     wall: Callable[[], float] = time.time
+    # what produced the documents: "replay" (complete: the whole log was read) or
+    # "follow" (live; never complete), written into both as ``source``
+    mode: str = "replay"
 
     def documents(self, engine: ExpectancyEngine) -> tuple[dict[str, Any], dict[str, Any]]:
         now = self.wall()
         expectancy = engine.document(generated_at=now)
         health = read_state(self.state_dir, ROUTER_HEALTH_FILE)
         scores = score_symbols(expectancy, health, config=self.score, generated_at=now)
+        source = {"mode": self.mode, "complete": self.mode == "replay"}
+        expectancy["source"] = source
+        scores["source"] = dict(source)
         return expectancy, scores
 
     def publish(self, engine: ExpectancyEngine) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -492,7 +498,7 @@ class FollowRunner:
             Path(checkpoint) if checkpoint else self.state_dir / CHECKPOINT_FILE
         )
         self.engine = ExpectancyEngine.from_config(cfg)
-        self.publisher = Publisher(self.state_dir, cfg.score, wall)
+        self.publisher = Publisher(self.state_dir, cfg.score, wall, mode="follow")
         self.clock = clock
         self.throttle = Throttle(cfg.publish_interval_s if interval is None else interval, clock)
         self._report = Throttle(REPORT_INTERVAL_S, clock)

@@ -293,3 +293,16 @@ def test_show_history_errors_are_one_line_exit_2(tmp_path, capsys):
     other.write_bytes(msgspec.json.encode(config(cadence=60)))
     assert main(["replay", str(log), "--state-dir", state, "--config", str(other)]) == 2
     assert "cadence of 300 s" in capsys.readouterr().err
+
+
+def test_the_executors_tap_stores_the_history_of_a_replay(tmp_path):
+    from execution.executor_live import main as executor
+
+    out = tmp_path / "run"
+    assert executor(["--dry-run", "--sim-hours", "8", "--out", str(out), "--intel", "on"]) == 0
+    cfg = load_config(CONFIG_DIR).intel
+    log = out / "execution" / "router_metrics.jsonl"
+    want = replay([log], cfg, state_dir=tmp_path / "replayed", history=True, publish=False)
+    assert want.snapshots and want.snapshots >= 5
+    name = cfg.history.file
+    assert dump(out / "state" / name) == dump(tmp_path / "replayed" / name)
