@@ -13,7 +13,6 @@ import argparse
 import json
 import random
 import shutil
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -125,10 +124,12 @@ def main() -> None:
         t_scan, got = timed(scan, 1)
         scale = args.days / args.jsonl_days
         print(f"JSONL segments (one per day), {args.jsonl_days} days written:")
-        print(f"  {seg_size / 1e6:,.0f} MB ({seg_size * scale / 1e6:,.0f} MB for {args.days} days); "
+        year_mb = seg_size * scale / 1e6
+        print(f"  {seg_size / 1e6:,.0f} MB ({year_mb:,.0f} MB for {args.days} days); "
               f"write {write:.1f} s")  # fmt: skip
         print(f"  load one symbol ({len(got)} records): {t_scan * 1e3:.0f} ms for "
-              f"{args.jsonl_days} days, about {t_scan * scale:.1f} s for {args.days} days")  # fmt: skip
+              f"{args.jsonl_days} days, about {t_scan * scale:.1f} s "
+              f"for {args.days} days")  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -219,6 +219,8 @@ class IntelConfig(_Strict, frozen=True):
     # seconds a followed file that left its rotated set, or cannot be read, keeps its
     # position (and its descriptor is drained) before it counts as gone
     follow_grace_s: NonNegFloat = 300.0
+    # seconds between follow's heartbeat lines on stderr (events, rejects, lag); 0: none
+    heartbeat_s: NonNegFloat = 60.0
     score: ScoreConfig = msgspec.field(default_factory=ScoreConfig)
     history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
 

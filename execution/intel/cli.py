@@ -116,25 +116,32 @@ def _inputs_line(expectancy: Mapping[str, Any]) -> str:
 
 
 class Progress:
-    """Replay progress on stderr, only when it is a terminal."""
+    """Replay progress on stderr: on a terminal a line rewritten every ``every``
+    seconds, elsewhere (a log, ``make``) a line every ``line_every`` seconds."""
 
-    def __init__(self, stream: TextIO, every: float = 0.5) -> None:
+    def __init__(
+        self, stream: TextIO, every: float = 0.5, line_every: float = 10.0, total_bytes: int = 0
+    ) -> None:
         self.stream = stream
-        self.enabled = stream.isatty()
-        self.every = every
+        self.tty = stream.isatty()
+        self.every = every if self.tty else line_every
+        self.total_bytes = total_bytes
         self.started = time.perf_counter()
         self.last = self.started
 
     def __call__(self, lines: int) -> None:
         now = time.perf_counter()
-        if self.enabled and now - self.last >= self.every:
+        if now - self.last >= self.every:
             self.last = now
-            rate = lines / max(now - self.started, 1e-9)
-            self.stream.write(f"\rreplay: {lines:,} lines ({rate:,.0f} lines/s)")
+            elapsed = now - self.started
+            rate = lines / max(elapsed, 1e-9)
+            size = f" of a {self.total_bytes / 1e6:,.1f} MB log" if self.total_bytes else ""
+            text = f"replay: {lines:,} lines{size} in {elapsed:,.0f} s ({rate:,.0f} lines/s)"
+            self.stream.write(f"\r{text}" if self.tty else f"{text}\n")
             self.stream.flush()
 
     def done(self) -> None:
-        if self.enabled and self.last != self.started:
+        if self.tty and self.last != self.started:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
 
@@ -203,7 +210,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     _windows(args.window)
     _check_inputs(args.files, not args.no_rotated)
     lock = _lock(args.state_dir)
-    progress = Progress(sys.stderr)
+    sizes = [p.stat().st_size for p in map(Path, args.files) if p.is_file()]
+    progress = Progress(sys.stderr, total_bytes=sum(sizes))
     try:
         result = replay(
             args.files,
@@ -240,6 +248,8 @@ def cmd_follow(args: argparse.Namespace) -> int:
     cfg = _config(args.config)
     if args.interval is not None and args.interval < 0:
         raise CliError("--interval must not be negative")
+    if args.heartbeat is not None and not args.heartbeat >= 0:
+        raise CliError("--heartbeat must not be negative")
     log_path = Path(args.file)
     if not log_path.parent.is_dir():
         raise CliError(f"{log_path}: no such directory {log_path.parent}")
@@ -270,6 +280,7 @@ def _follow(args: argparse.Namespace, cfg: IntelConfig) -> int:
             checkpoint=args.checkpoint,
             interval=args.interval,
             history=cfg.history.enabled and not args.no_history,
+            heartbeat=args.heartbeat,
         )
     except HistoryError as exc:
         raise CliError(str(exc)) from None
@@ -352,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="wait for FILE to appear instead of exit status 2"
     )
     p.add_argument("--no-history", action="store_true", help="take no history snapshots")
+    p.add_argument(
+        "--heartbeat", type=float, metavar="S", help="seconds between heartbeat lines (0: none)"
+    )
     p.set_defaults(run=cmd_follow)
 
     p = sub.add_parser("show", parents=[state, conf], help="print the published ranking")

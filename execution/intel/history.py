@@ -85,7 +85,6 @@ _COPIED: Final = (
     "wins",
     "hit_rate",
     "avg_r",
-    "robust_mean_r",
     "r_std",
     "pnl_usd",
     "max_drawdown_r",
@@ -98,6 +97,8 @@ _COPIED: Final = (
     "slippage_cost_usd",
     "notional_usd",
 )
+# Where a robust mean of R is published, by the names it may have.
+_ROBUST: Final = ("avg_r_robust", "robust_mean_r")
 
 Record = dict[str, Any]
 
@@ -171,6 +172,9 @@ def symbol_record(
     rec: Record = {"bucket": bucket, "window": window, "symbol": symbol}
     for name in _COPIED:
         rec[name] = _num(figures.get(name))
+    rec["robust_mean_r"] = next(
+        (v for v in (_num(figures.get(n)) for n in _ROBUST) if v is not None), None
+    )
     avg_r, r_trades = rec["avg_r"], rec["r_trades"]
     rec["sum_r"] = None if avg_r is None or r_trades is None else avg_r * r_trades
     rec["score"] = _num(score.get("score"))

@@ -15,6 +15,7 @@ IO lives here; the engine and the score are pure.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import multiprocessing as mp
@@ -491,6 +492,7 @@ class FollowRunner:
         wall: Callable[[], float] = time.time,
         max_poll_bytes: int = 8 << 20,
         history: bool | None = None,
+        heartbeat: float | None = None,
     ) -> None:
         self.path = Path(path)
         self.state_dir = Path(state_dir)
@@ -502,6 +504,11 @@ class FollowRunner:
         self.clock = clock
         self.throttle = Throttle(cfg.publish_interval_s if interval is None else interval, clock)
         self._report = Throttle(REPORT_INTERVAL_S, clock)
+        beat = cfg.heartbeat_s if heartbeat is None else heartbeat
+        self._heartbeat = Throttle(beat, clock) if beat > 0 else None
+        if self._heartbeat is not None:
+            self._heartbeat.mark()  # the first line after one interval
+        self.wall = wall
         self.stats = FollowStats()
         h = cfg.history
         self.snapper: Snapshotter | None = None
@@ -599,7 +606,32 @@ class FollowRunner:
         more = self.poll()
         if self.throttle.due():
             self.commit()
+        if self._heartbeat is not None and self._heartbeat.due():
+            log.info("%s", self.heartbeat_line())
         return more
+
+    def lag_bytes(self) -> int:
+        """Bytes of the followed files not consumed yet (the live file's size now)."""
+        lag = 0
+        for f in self.follower.position.files:
+            size = f.size
+            if f.live:
+                with contextlib.suppress(OSError):
+                    size = max(size, self.path.stat().st_size)
+            lag += max(0, size - f.offset)
+        return lag
+
+    def heartbeat_line(self) -> str:
+        """What follow is doing: events applied, lines rejected, how far behind."""
+        i = self.engine.inputs
+        wm = i.watermark
+        behind = "—" if wm is None else f"{max(0.0, self.wall() - wm):,.0f} s"
+        return (
+            f"heartbeat: {i.orders + i.trades:,} events, {sum(i.rejected.values()):,} "
+            f"rejected, {self.stats.lines:,} lines read this run; lag {self.lag_bytes():,} "
+            f"bytes, event time {behind} behind the clock; {self.stats.commits} publishes, "
+            f"{self.stats.commit_failures} failed"
+        )
 
     def run(
         self,

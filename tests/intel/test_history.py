@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from benchmarks.generate import events as generated
 from execution.config import IntelConfig, ScoreConfig, load_config
+from execution.executor_live import main as executor
 from execution.intel.cli import main
 from execution.intel.engine import ExpectancyEngine
 from execution.intel.history import (
@@ -296,8 +297,6 @@ def test_show_history_errors_are_one_line_exit_2(tmp_path, capsys):
 
 
 def test_the_executors_tap_stores_the_history_of_a_replay(tmp_path):
-    from execution.executor_live import main as executor
-
     out = tmp_path / "run"
     assert executor(["--dry-run", "--sim-hours", "8", "--out", str(out), "--intel", "on"]) == 0
     cfg = load_config(CONFIG_DIR).intel
