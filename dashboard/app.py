@@ -330,8 +330,19 @@ def intelligence(directory: Path) -> None:
     show_notices(notes)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def main() -> None:
     st.set_page_config(page_title="Execution Intelligence v6", layout="wide")
+    address = st.get_option("server.address")
+    if address not in LOOPBACK and os.environ.get("EI_DASHBOARD_PUBLIC") != "1":
+        st.error(
+            f"This dashboard is served on {address or 'every interface'}, not only on "
+            "127.0.0.1: start it with `python -m dashboard` (or `--server.address "
+            "127.0.0.1`); EI_DASHBOARD_PUBLIC=1 allows another address on purpose."
+        )
+        st.stop()
     directory = state_dir()
     wanted = str(st.query_params.get("page", "overview")).capitalize()
     page = st.sidebar.radio("Page", PAGES, index=PAGES.index(wanted) if wanted in PAGES else 0)
