@@ -15,7 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.generate import events as generated
-from execution.config import IntelConfig, ScoreConfig, load_config
+from execution.config import (
+    ConfigError,
+    IntelConfig,
+    ScoreConfig,
+    load_config,
+    load_intel_config,
+)
 from execution.executor_live import main as executor
 from execution.intel.cli import main
 from execution.intel.engine import ExpectancyEngine
@@ -305,3 +311,19 @@ def test_the_executors_tap_stores_the_history_of_a_replay(tmp_path):
     assert want.snapshots and want.snapshots >= 5
     name = cfg.history.file
     assert dump(out / "state" / name) == dump(tmp_path / "replayed" / name)
+
+
+def test_history_config_errors_name_the_field(tmp_path):
+    for history, where in (
+        ({"windows": ["7x"]}, "$.history.windows[0]"),
+        ({"file": "../h.sqlite"}, "$.history.file"),
+        ({"cadence_s": 0}, "$.history.cadence_s"),
+    ):
+        path = tmp_path / "intel.json"
+        path.write_text(json.dumps({"history": history}))
+        try:
+            load_intel_config(path)
+        except ConfigError as exc:
+            assert where in str(exc) and "\n" not in str(exc)
+        else:
+            raise AssertionError(f"{history} was accepted")
