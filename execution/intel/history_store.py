@@ -129,13 +129,17 @@ class HistoryStore:
         return [b for (b,) in self.db.execute("SELECT bucket FROM buckets ORDER BY bucket")]
 
     def append(self, snapshots: Iterable[Snapshot]) -> int:
-        """Store the snapshots of buckets not stored yet, each in its own transaction,
-        then apply retention; the number stored."""
+        """Store the snapshots of buckets not stored yet, each in its own transaction
+        with its retention; the number stored. A store that cannot be written is a
+        :class:`HistoryError` (the snapshots stored before it stay)."""
         stored = 0
-        for snap in snapshots:
-            stored += self._append_one(snap)
-        if stored and self.free_pages() >= COMPACT_FREE_PAGES:
-            self.compact()
+        try:
+            for snap in snapshots:
+                stored += self._append_one(snap)
+            if stored and self.free_pages() >= COMPACT_FREE_PAGES:
+                self.compact()
+        except sqlite3.Error as exc:  # a full or read-only disk: one line, retried later
+            raise HistoryError(f"{self.path}: cannot store a snapshot ({exc})") from None
         return stored
 
     def free_pages(self) -> int:

@@ -20,7 +20,6 @@ import copy
 import logging
 import multiprocessing as mp
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -36,7 +35,7 @@ from execution.intel.expectancy_v6 import (
     log_files,
 )
 from execution.intel.history import Snapshot, Snapshotter
-from execution.intel.history_store import HistoryStore, open_store
+from execution.intel.history_store import HistoryError, HistoryStore, open_store
 from execution.intel.symbol_score_v6 import score_symbols
 from execution.state_publish import publish_intel, read_state
 from streaming.checkpoint import CheckpointStore
@@ -583,12 +582,12 @@ class FollowRunner:
                 self._snapshots = []
             self.store.save(self.checkpoint_payload())
             self.publisher.publish(self.engine)
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, HistoryError) as exc:
             self.stats.commit_failures += 1
             self.stats.last_error = (
                 f"{exc.filename or ''}: {exc.strerror or exc}"
                 if isinstance(exc, OSError)
-                else f"{self.history.path if self.history else ''}: {exc}"
+                else str(exc)
             )
             if self._report.due():
                 log.warning(

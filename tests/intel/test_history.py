@@ -35,8 +35,8 @@ from execution.intel.history import (
     rounded,
     snapshot,
 )
-from execution.intel.history_store import HistoryStore, read_fund, read_symbol
-from execution.intel.runner import replay
+from execution.intel.history_store import HistoryError, HistoryStore, read_fund, read_symbol
+from execution.intel.runner import FollowRunner, replay
 from tests.support import CONFIG_DIR, load_schema
 
 CADENCE = 300
@@ -327,3 +327,25 @@ def test_history_config_errors_name_the_field(tmp_path):
             assert where in str(exc) and "\n" not in str(exc)
         else:
             raise AssertionError(f"{history} was accepted")
+
+
+def test_a_store_that_cannot_be_written_fails_the_commit_and_is_retried(tmp_path):
+    log = write_log(tmp_path, 1_500)
+    runner = FollowRunner(log, config(), state_dir=tmp_path / "s", interval=0, history=True)
+    while runner.poll():
+        pass
+    assert runner._snapshots
+    broken = runner.history
+    assert broken is not None
+
+    def fail(_snapshots: object) -> int:
+        raise HistoryError("history: disk full")
+
+    real, broken.append = broken.append, fail  # type: ignore[method-assign]
+    assert not runner.commit()
+    assert runner.stats.commit_failures == 1 and "disk full" in runner.stats.last_error
+    assert runner.store.load() is None  # no checkpoint past snapshots not stored
+    broken.append = real  # type: ignore[method-assign]
+    assert runner.commit() and not runner._snapshots
+    assert runner.store.load() is not None and broken.buckets()
+    runner.close()
