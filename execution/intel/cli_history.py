@@ -131,6 +131,8 @@ def show_history(path: Path, name: str, window: str | None, as_json: bool) -> st
         few = ", ".join(symbols[:10]) + (" …" if len(symbols) > 10 else "")
         raise HistoryError(f"no symbol {name!r} in the history {path} (symbols: {few or '—'})")
     records = read_fund(path, window) if fund else read_symbol(path, name, window)
+    if not records:
+        raise HistoryError(f"no records of {name} under the window {window} in {path}")
     if as_json:
         return "\n".join(json.dumps(r, separators=(",", ":"), allow_nan=False) for r in records)
     return history_text(records, name, fund)

@@ -24,6 +24,7 @@ from execution.config import (
 )
 from execution.executor_live import main as executor
 from execution.intel.cli import main
+from execution.intel.cli_history import show_history
 from execution.intel.engine import ExpectancyEngine
 from execution.intel.history import (
     FUND_FIELDS,
@@ -349,3 +350,18 @@ def test_a_store_that_cannot_be_written_fails_the_commit_and_is_retried(tmp_path
     assert runner.commit() and not runner._snapshots
     assert runner.store.load() is not None and broken.buckets()
     runner.close()
+
+
+def test_show_history_of_a_symbol_absent_from_the_window_is_an_error(tmp_path):
+    path = tmp_path / "h.sqlite"
+    snap = fake(0)
+    other = {**snap.symbols[0], "window": "50t", "symbol": "ONLY50T"}
+    with HistoryStore(path, cadence_s=60) as store:
+        store.append([Snapshot(0, 0.0, [*snap.symbols, other], snap.fund)])
+    assert show_history(path, "S1", "all", True).count("\n") == 0  # one record
+    try:
+        show_history(path, "ONLY50T", "all", True)
+    except HistoryError as exc:
+        assert "no records of ONLY50T under the window all" in str(exc)
+    else:
+        raise AssertionError("an empty history was shown")
