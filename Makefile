@@ -4,15 +4,19 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck sample bench faults dashboard clean
+.PHONY: run test lint typecheck sample bench bench-history faults dashboard clean
 
+# pip prints a line per package (no silent minute on a first run)
 $(STAMP): pyproject.toml
+	@echo "== building $(VENV) from pyproject.toml (about a minute, once) =="
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --progress-bar off --upgrade pip
+	$(PY) -m pip install --progress-bar off -e '.[dev]'
 	touch $(STAMP)
+	@echo "== $(VENV) ready =="
 
-## run: replay the embedded sample log; writes logs/state/*_v6.json and prints the ranking
+## run: replay the embedded sample log; writes logs/state/*_v6.json and the hourly
+## history logs/state/history_v6.sqlite, and prints the ranking
 run: $(STAMP)
 	$(PY) -m execution.intel replay logs/samples/router_metrics.jsonl.gz --state-dir logs/state
 
@@ -26,10 +30,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-## dashboard: state of the sample run (executor + intel), served on http://127.0.0.1:8501
+## dashboard: a dry run of the executor (intel on) into logs/demo/, its state served on
+## http://127.0.0.1:8501 (logs/state, written by make run, is left alone)
 dashboard: $(STAMP)
-	$(PY) -m execution.executor_live --dry-run --seed 7 --sim-hours 336 --out logs --intel on
-	$(VENV)/bin/streamlit run dashboard/app.py --server.address 127.0.0.1 -- --state-dir logs/state
+	$(PY) -m execution.executor_live --dry-run --seed 7 --sim-hours 336 --out logs/demo --intel on
+	$(PY) -m dashboard --state-dir logs/demo/state
 
 ## bench: benchmarks (figures only; they assert nothing about time)
 bench: $(STAMP)
@@ -38,6 +43,11 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.bench_follow
 	$(PY) -m benchmarks.bench_robustness
 	$(PY) -m benchmarks.bench_intel
+
+## bench-history: the history store on a year hourly x 500 symbols (about 15 minutes, 1.4 GB
+## in a temporary folder; benchmarks/RESULTS-history.md)
+bench-history: $(STAMP)
+	$(PY) -m benchmarks.bench_history
 
 ## faults: the fault-injection suite alone (EI_SOAK=1 for 100 crash trials)
 faults: $(STAMP)
@@ -50,4 +60,5 @@ sample: $(STAMP)
 	rm -rf logs/samples/run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis logs/state logs/execution
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis logs/state logs/execution \
+		logs/demo

@@ -1,5 +1,6 @@
 """The desk's dashboard: Overview (NAV, positions, router health) and Intelligence
-(symbol ranking, score components, expectancy by strategy and policy).
+(fund view, symbol ranking, score components, expectancy by strategy, router policy
+and regime, and a per-symbol drill-down over the snapshot history).
 
 Reads the state documents only (through :mod:`dashboard.live_helpers`); a missing or
 broken document shows its reason instead of its data, and a field that cannot be used
@@ -8,7 +9,9 @@ is shown as — with a notice naming it. A long ranking is paged. Run::
     streamlit run dashboard/app.py --server.address 127.0.0.1 -- --state-dir logs/state
 
 ``--state-dir`` (or the ``EI_STATE_DIR`` environment variable) picks the state
-directory; ``?page=intelligence`` in the address opens the Intelligence page.
+directory, ``--stale-after S`` (or ``EI_STALE_AFTER_S``) the age at which a live
+document is stale; ``?page=intelligence`` in the address opens the Intelligence page.
+``python -m dashboard`` starts it bound to 127.0.0.1 from any folder.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dashboard import history_page
+from dashboard import history_view as hv
 from dashboard import live_helpers as h
 
 PAGES = ("Overview", "Intelligence")
@@ -42,11 +47,58 @@ SHOWN = [
 ]
 
 
-def state_dir() -> Path:
+# ranking column -> (heading with its unit, format, scale)
+RANKING_COLUMNS = {
+    "rank": ("Rank", "%d", 1),
+    "symbol": ("Symbol", None, 1),
+    "score": ("Score (−1 … 1)", "%+.3f", 1),
+    "expectancy": ("Avg R (R)", "%+.3f", 1),
+    "hit_rate": ("Hit rate (%)", "%.1f", 100),
+    "slippage_bps": ("Slippage (bps)", "%.2f", 1),
+    "router_quality": ("Router quality (−1 … 1)", "%+.2f", 1),
+    "trades": ("Trades", "%d", 1),
+    "confidence": ("Confidence (%)", "%.0f", 100),
+}
+
+
+# group table column -> (heading with its unit, format); rates are fractions
+GROUP_LABELS = {
+    "trades": ("Trades", "%d"),
+    "hit_rate": ("Hit rate", "percent"),
+    "avg_r": ("Avg R (R)", "%+.3f"),
+    "expectancy_per_risk": ("Expectancy / risk (R)", "%+.3f"),
+    "dd_expectancy": ("DD-aware expectancy (R)", "%+.3f"),
+    "max_drawdown_r": ("Max drawdown (R)", "%.2f"),
+    "pnl_usd": ("PnL (USD)", "%.2f"),
+    "profit_factor": ("Profit factor", "%.2f"),
+    "fills": ("Fills", "%d"),
+    "maker_fill_rate": ("Maker fill rate", "percent"),
+    "fallback_rate": ("Fallback rate", "percent"),
+    "avg_slippage_bps": ("Slippage (bps)", "%.2f"),
+}
+
+
+def _options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--state-dir")
+    parser.add_argument("--stale-after", type=float)
     args, _ = parser.parse_known_args(sys.argv[1:])
-    return Path(args.state_dir or os.environ.get("EI_STATE_DIR", "logs/state"))
+    return args
+
+
+def state_dir() -> Path:
+    return Path(_options().state_dir or os.environ.get("EI_STATE_DIR", "logs/state"))
+
+
+def stale_after() -> float:
+    """Seconds after which a live document is stale (--stale-after, EI_STALE_AFTER_S)."""
+    given = _options().stale_after
+    if given is None:
+        try:
+            given = float(os.environ.get("EI_STALE_AFTER_S", h.STALE_AFTER_S))
+        except ValueError:
+            given = h.STALE_AFTER_S
+    return given if given > 0 else h.STALE_AFTER_S
 
 
 def show_notices(notes: h.Notices) -> None:
@@ -139,12 +191,16 @@ def ranking(table: list[dict[str, Any]], window: str | None) -> None:
             f"({h.PAGE_ROWS} a page, page {first // h.PAGE_ROWS + 1} of {pages:,})."
         )
     df = ranking_frame(table[first:end])
-    floats = [c for c in SHOWN if c not in ("rank", "symbol", "trades")]
-    st.table(
-        df.style.format(h.fmt_num, subset=floats, na_rep="—")
-        .format(na_rep="—", subset=["rank", "trades"])
-        .hide(axis="index")
-    )
+    for c, (_, _, scale) in RANKING_COLUMNS.items():
+        if scale != 1:
+            df[c] = df[c].astype(float) * scale
+    config = {
+        c: (st.column_config.TextColumn(label) if fmt is None
+            else st.column_config.NumberColumn(label, format=fmt))
+        for c, (label, fmt, _) in RANKING_COLUMNS.items()
+    }  # fmt: skip
+    st.dataframe(df, hide_index=True, width="stretch", column_config=config)
+    st.caption("Click a heading to sort. Empty cells: figure not defined (see notices).")
 
 
 def components(table: list[dict[str, Any]]) -> None:
@@ -178,22 +234,32 @@ def intelligence(directory: Path) -> None:
             st.warning(f"Not available: {loaded.reason}")
 
     def ages() -> None:
+        limit = stale_after()
         for label, name, loaded in (
             ("Scores", h.SCORES, scores),
             ("Expectancy", h.EXPECTANCY, expectancy),
         ):
             if loaded.doc is None:
                 continue
-            age = h.data_age(loaded.doc, notes=notes, where=name)
+            age = h.data_age(loaded.doc, stale_after=limit, notes=notes, where=name)
             age_txt = "unknown" if age.age_s is None else f"{h.fmt_num(age.age_s, ',.0f')} s ago"
+            source = loaded.doc.get("source")
+            complete = isinstance(source, dict) and source.get("complete") is True
+            how = (
+                "a complete replay of the log (not live)"
+                if complete
+                else f"live ({source.get('mode')})"
+                if isinstance(source, dict)
+                else "live"
+            )
             st.caption(
-                f"{label}: generated {h.fmt_ts(age.generated_at)} ({age_txt}); "
+                f"{label}: {how}; generated {h.fmt_ts(age.generated_at)} ({age_txt}); "
                 f"data as of {h.fmt_ts(age.as_of)}"
             )
             if age.generated_at is None:
                 st.warning(f"{label} document is stale (it has no usable generation time).")
-            elif age.stale:
-                st.warning(f"{label} document is stale (older than {h.STALE_AFTER_S:.0f} s).")
+            elif age.stale and not complete:
+                st.warning(f"{label} document is stale (older than {limit:.0f} s).")
 
     def rejects() -> None:
         counts = h.reject_counts(expectancy.doc, notes)
@@ -219,27 +285,64 @@ def intelligence(directory: Path) -> None:
         if not wins:
             return
         default = h.scores_window(scores.doc)
-        window = st.selectbox("Window", wins, index=wins.index(default) if default in wins else 0)
+        window = st.selectbox(
+            "Window",
+            wins,
+            index=wins.index(default) if default in wins else 0,
+            key="group_window",
+        )
         for dim, title in (
             ("strategies", "Expectancy by strategy"),
             ("policies", "Expectancy by router policy"),
+            ("regimes", "Expectancy by regime"),
         ):
             st.subheader(title)
             rows = h.group_table(expectancy.doc, window, dim, notes)
-            if rows:
-                st.dataframe(pd.DataFrame(rows), hide_index=True)
-            else:
+            if not rows:
                 st.write("No events in this window.")
+                continue
+            df = pd.DataFrame(rows)
+            key = df.columns[0]
+            names = sorted(str(v) for v in df[key])
+            if len(names) > 1:
+                keep = st.multiselect(f"Filter: {key}", names, default=names, key=f"f_{dim}")
+                df = df[df[key].astype(str).isin(keep)]
+            config = {
+                c: st.column_config.NumberColumn(label, format=fmt)
+                for c, (label, fmt) in GROUP_LABELS.items()
+                if c in df
+            }
+            st.dataframe(df, hide_index=True, width="stretch", column_config=config)
+
+    history = hv.open_history(directory)
+
+    def drill() -> None:
+        ranked = [e["symbol"] for e in h.symbol_table(scores.doc, expectancy.doc)]
+        window = h.scores_window(scores.doc)
+        history_page.drill_down(history, scores.doc, ranked, window)
 
     guarded("Document times", ages)
     guarded("Rejected lines", rejects)
+    guarded("Fund view", lambda: history_page.fund_view(directory, history))
     guarded("Symbol ranking", symbols)
+    guarded("Symbol drill-down", drill)
     guarded("Expectancy tables", groups)
     show_notices(notes)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def main() -> None:
     st.set_page_config(page_title="Execution Intelligence v6", layout="wide")
+    address = st.get_option("server.address")
+    if address not in LOOPBACK and os.environ.get("EI_DASHBOARD_PUBLIC") != "1":
+        st.error(
+            f"This dashboard is served on {address or 'every interface'}, not only on "
+            "127.0.0.1: start it with `python -m dashboard` (or `--server.address "
+            "127.0.0.1`); EI_DASHBOARD_PUBLIC=1 allows another address on purpose."
+        )
+        st.stop()
     directory = state_dir()
     wanted = str(st.query_params.get("page", "overview")).capitalize()
     page = st.sidebar.radio("Page", PAGES, index=PAGES.index(wanted) if wanted in PAGES else 0)

@@ -217,6 +217,21 @@ class ScoreConfig(_Strict, frozen=True):
     drift_discount: bool = False
 
 
+class HistoryConfig(_Strict, frozen=True):
+    """The snapshot history (docs/history.md): one record per symbol and window, and
+    the fund totals, at every close of an event-time bucket of ``cadence_s``."""
+
+    enabled: bool = True
+    cadence_s: PositiveInt = 3600
+    # the windows recorded; empty: every window of the engine
+    windows: list[str] = msgspec.field(default_factory=list)
+    # retention in event time: buckets older than the newest by more than
+    # ``max_age_days``, and all but the newest ``max_buckets``, are dropped
+    max_age_days: PositiveFloat = 400.0
+    max_buckets: PositiveInt = 24 * 400
+    file: str = "history_v6.sqlite"
+
+
 class IntelConfig(_Strict, frozen=True):
     intel_enabled: bool = False
     # "process": the executor's tap runs the engine in its own process, which follows
@@ -236,7 +251,10 @@ class IntelConfig(_Strict, frozen=True):
     # seconds a followed file that left its rotated set, or cannot be read, keeps its
     # position (and its descriptor is drained) before it counts as gone
     follow_grace_s: NonNegFloat = 300.0
+    # seconds between follow's heartbeat lines on stderr (events, rejects, lag); 0: none
+    heartbeat_s: NonNegFloat = 60.0
     score: ScoreConfig = msgspec.field(default_factory=ScoreConfig)
+    history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
 
 
 _T = TypeVar("_T")
@@ -307,6 +325,13 @@ def validate_intel(cfg: IntelConfig, path: str | Path) -> IntelConfig:
             f"{path}: bad drift window {drift!r} (use <N>t: the last N trades) "
             "- at `$.score.drift_window`"
         )
+    for i, spec in enumerate(cfg.history.windows):
+        problem = window_problem(spec)
+        if problem:
+            raise ConfigError(f"{path}: {problem} - at `$.history.windows[{i}]`")
+    name = cfg.history.file
+    if not name or "/" in name or name in (".", ".."):
+        raise ConfigError(f"{path}: not a plain file name - at `$.history.file`")
     unknown = sorted(set(cfg.score.weights) - set(SCORE_COMPONENTS))
     if unknown:
         raise ConfigError(

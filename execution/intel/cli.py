@@ -3,12 +3,14 @@
     python -m execution.intel replay FILE...   [--state-dir DIR] [--config FILE] [--window SPEC]...
     python -m execution.intel follow FILE      [--state-dir DIR] [--checkpoint FILE] [--interval S]
     python -m execution.intel show             [--state-dir DIR] [--top N]
+    python -m execution.intel show --history SYMBOL [--window W] [--json]
 
 ``replay`` reads complete logs (each FILE with its rotated set ``FILE.N[.gz]``,
 oldest first, unless ``--no-rotated``), writes both documents and prints the top
 of the ranking. ``follow`` tails a live log across rotation and truncation,
 publishes on the throttle, resumes from its checkpoint, and on SIGINT/SIGTERM
-stops with a final publish. ``show`` prints the published ranking.
+stops with a final publish. ``show`` prints the published ranking, or with
+``--history`` a symbol's (or ``FUND``'s) snapshot history (docs/history.md).
 
 Exit status: 0 on success; 2 for a missing file, bad configuration or bad
 arguments; 3 when a checkpoint exists but cannot be used. Every error is one line
@@ -28,7 +30,9 @@ from types import FrameType
 from typing import Any, TextIO
 
 from execution.config import ConfigError, IntelConfig, load_intel_config, window_problem
+from execution.intel.cli_history import show_history
 from execution.intel.expectancy_v6 import EngineStateError
+from execution.intel.history_store import HistoryError
 from execution.intel.runner import CHECKPOINT_FILE, FollowRunner, replay
 from execution.state_publish import EXPECTANCY_FILE, SCORES_FILE, read_state
 from streaming.checkpoint import CheckpointError, CheckpointStore
@@ -113,25 +117,32 @@ def _inputs_line(expectancy: Mapping[str, Any]) -> str:
 
 
 class Progress:
-    """Replay progress on stderr, only when it is a terminal."""
+    """Replay progress on stderr: on a terminal a line rewritten every ``every``
+    seconds, elsewhere (a log, ``make``) a line every ``line_every`` seconds."""
 
-    def __init__(self, stream: TextIO, every: float = 0.5) -> None:
+    def __init__(
+        self, stream: TextIO, every: float = 0.5, line_every: float = 10.0, total_bytes: int = 0
+    ) -> None:
         self.stream = stream
-        self.enabled = stream.isatty()
-        self.every = every
+        self.tty = stream.isatty()
+        self.every = every if self.tty else line_every
+        self.total_bytes = total_bytes
         self.started = time.perf_counter()
         self.last = self.started
 
     def __call__(self, lines: int) -> None:
         now = time.perf_counter()
-        if self.enabled and now - self.last >= self.every:
+        if now - self.last >= self.every:
             self.last = now
-            rate = lines / max(now - self.started, 1e-9)
-            self.stream.write(f"\rreplay: {lines:,} lines ({rate:,.0f} lines/s)")
+            elapsed = now - self.started
+            rate = lines / max(elapsed, 1e-9)
+            size = f" of a {self.total_bytes / 1e6:,.1f} MB log" if self.total_bytes else ""
+            text = f"replay: {lines:,} lines{size} in {elapsed:,.0f} s ({rate:,.0f} lines/s)"
+            self.stream.write(f"\r{text}" if self.tty else f"{text}\n")
             self.stream.flush()
 
     def done(self) -> None:
-        if self.enabled and self.last != self.started:
+        if self.tty and self.last != self.started:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
 
@@ -200,7 +211,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     _windows(args.window)
     _check_inputs(args.files, not args.no_rotated)
     lock = _lock(args.state_dir)
-    progress = Progress(sys.stderr)
+    sizes = [p.stat().st_size for p in map(Path, args.files) if p.is_file()]
+    progress = Progress(sys.stderr, total_bytes=sum(sizes))
     try:
         result = replay(
             args.files,
@@ -210,8 +222,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             rotated=not args.no_rotated,
             progress=progress,
             jobs=args.jobs,
+            history=cfg.history.enabled and not args.no_history,
         )
-    except (FileNotFoundError, IsADirectoryError, InputError) as exc:
+    except (FileNotFoundError, IsADirectoryError, InputError, HistoryError) as exc:
         raise CliError(str(exc)) from None
     finally:
         progress.done()
@@ -224,6 +237,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print(format_table(result.scores, args.top))
     state = Path(args.state_dir)
     print(f"wrote {state / EXPECTANCY_FILE} and {state / SCORES_FILE}")
+    if result.snapshots is not None:
+        print(
+            f"history: {result.snapshots} new snapshot(s) every {cfg.history.cadence_s} s "
+            f"of event time in {state / cfg.history.file}"
+        )
     return 0
 
 
@@ -231,6 +249,8 @@ def cmd_follow(args: argparse.Namespace) -> int:
     cfg = _config(args.config)
     if args.interval is not None and args.interval < 0:
         raise CliError("--interval must not be negative")
+    if args.heartbeat is not None and not args.heartbeat >= 0:
+        raise CliError("--heartbeat must not be negative")
     log_path = Path(args.file)
     if not log_path.parent.is_dir():
         raise CliError(f"{log_path}: no such directory {log_path.parent}")
@@ -260,7 +280,11 @@ def _follow(args: argparse.Namespace, cfg: IntelConfig) -> int:
             state_dir=args.state_dir,
             checkpoint=args.checkpoint,
             interval=args.interval,
+            history=cfg.history.enabled and not args.no_history,
+            heartbeat=args.heartbeat,
         )
+    except HistoryError as exc:
+        raise CliError(str(exc)) from None
     except CheckpointError as exc:
         raise CliError(str(exc), EXIT_CHECKPOINT) from None
     except EngineStateError as exc:
@@ -285,6 +309,17 @@ def _follow(args: argparse.Namespace, cfg: IntelConfig) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     _positive_top(args.top)
+    if args.history is not None:
+        cfg = _config(args.config)
+        _windows([args.window] if args.window else None)
+        try:
+            print(show_history(Path(args.state_dir) / cfg.history.file, args.history,
+                               args.window, args.json))  # fmt: skip
+        except HistoryError as exc:
+            raise CliError(str(exc)) from None
+        return 0
+    if args.window or args.json:
+        raise CliError("--window and --json go with --history SYMBOL")
     path = Path(args.state_dir) / SCORES_FILE
     scores = read_state(args.state_dir, SCORES_FILE)
     if scores is None or scores.get("schema") != "symbol_scores_v6":
@@ -311,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--window", action="append", metavar="SPEC", help="all, <N>t, <T>s|m|h|d")
     p.add_argument("--no-rotated", action="store_true", help="do not add FILE.N[.gz]")
+    p.add_argument("--no-history", action="store_true", help="take no history snapshots")
     p.add_argument("--top", type=int, default=20, help="rows of the ranking to print")
     p.add_argument(
         "--jobs",
@@ -327,10 +363,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--wait", action="store_true", help="wait for FILE to appear instead of exit status 2"
     )
+    p.add_argument("--no-history", action="store_true", help="take no history snapshots")
+    p.add_argument(
+        "--heartbeat", type=float, metavar="S", help="seconds between heartbeat lines (0: none)"
+    )
     p.set_defaults(run=cmd_follow)
 
-    p = sub.add_parser("show", parents=[state], help="print the published ranking")
+    p = sub.add_parser("show", parents=[state, conf], help="print the published ranking")
     p.add_argument("--top", type=int, default=20)
+    p.add_argument("--history", metavar="SYMBOL", help="a symbol's history (FUND: the fund's)")
+    p.add_argument("--window", metavar="W", help="with --history: only this window")
+    p.add_argument("--json", action="store_true", help="with --history: JSON lines, oldest first")
     p.set_defaults(run=cmd_show)
     return parser
 

@@ -391,3 +391,43 @@ class ExpectancyEngine:
             raise EngineStateError(f"engine state is damaged: {exc}") from None
         self._inputs, self.groups, self._sides, self._pending = inputs, groups, sides, []
         self.decoder.recent = recent
+
+    # --- input in slices ----------------------------------------------------------------
+
+    def decode_frames(self, frames: Iterable[Frame]) -> list[Event]:
+        """The valid, de-duplicated events of ``frames`` in order, not yet applied;
+        over-long lines, rejects and skips are counted. :meth:`feed_many` is this
+        followed by :meth:`apply_many`: a caller that must act between events (the
+        history's bucket closes, :mod:`execution.intel.history`) applies the events
+        in slices."""
+        batch = frames if isinstance(frames, list) else list(frames)
+        overlong = batch.count(OVERLONG)
+        if overlong:
+            self._inputs.rejected["over_long"] += overlong
+            batch = [f for f in batch if f is not OVERLONG]
+        events, outcomes = self.decoder.decode_many(batch)  # type: ignore[arg-type]
+        for outcome in outcomes:
+            self._inputs.count(outcome)
+        return events
+
+    def window_records(
+        self, specs: Sequence[str], dim: str = "symbols"
+    ) -> dict[str, tuple[list[str], Records]]:
+        """:meth:`records` of only the windows ``specs`` and the grouping ``dim``
+        (what a history snapshot reads, without the cost of the rest)."""
+        self._flush()
+        wm = self._inputs.watermark
+        d = DIMENSIONS.index(dim)
+        trades, orders = trade_fold(self.eps), ORDERS
+        total = self.groups.total
+        out: dict[str, tuple[list[str], Records]] = {}
+        for w, (tw, ow) in zip(self.windows, self._sides, strict=True):
+            if w.spec not in specs:
+                continue
+            t = trades.read(grow(trades, tw.read(wm), total))
+            o = orders.read(grow(orders, ow.read(wm), total))
+            ids = self.groups.rows(d)
+            kept = present(t, o)[ids]
+            names = list(compress(self.groups.names[d], kept.tolist()))
+            out[w.spec] = (names, records(t, o, ids[kept]))
+        return out

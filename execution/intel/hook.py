@@ -34,6 +34,8 @@ from typing import Any
 
 from execution.config import IntelConfig
 from execution.intel.expectancy_v6 import ExpectancyEngine
+from execution.intel.history import Snapshot, Snapshotter
+from execution.intel.history_store import HistoryStore, open_store
 from execution.intel.runner import Publisher
 from streaming.follow import Follower
 from streaming.throttle import Throttle
@@ -44,7 +46,18 @@ DEFAULT_MAX_BYTES_PER_CALL = 256 << 10
 class IntelHook:
     """An :class:`~execution.executor_live.ExecutorHook` feeding the intel engine."""
 
-    __slots__ = ("_dirty", "engine", "follower", "publisher", "publishes", "throttle")
+    __slots__ = (
+        "_dirty",
+        "_history_at",
+        "_snapshots",
+        "engine",
+        "follower",
+        "history",
+        "publisher",
+        "publishes",
+        "snapper",
+        "throttle",
+    )
 
     def __init__(
         self,
@@ -58,23 +71,40 @@ class IntelHook:
     ) -> None:
         self.engine = ExpectancyEngine.from_config(cfg)
         self.follower = Follower(metrics_path, max_poll_bytes=max_bytes_per_call)
-        self.publisher = Publisher(Path(state_dir), cfg.score, wall)
+        self.publisher = Publisher(Path(state_dir), cfg.score, wall, mode="follow")
         self.throttle = Throttle(cfg.publish_interval_s, clock)
         self.publishes = 0
         self._dirty = False
+        # the history (docs/history.md): snapshots are stored at each publish (the
+        # store is opened then, so a tap that never publishes creates nothing)
+        self.history: HistoryStore | None = None
+        self.snapper: Snapshotter | None = None
+        self._snapshots: list[Snapshot] = []
+        h = cfg.history
+        self._history_at = (Path(state_dir), h)
+        if h.enabled:
+            self.snapper = Snapshotter(self.engine, h.cadence_s, h.windows, cfg.score)
 
     def poll(self) -> bool:
         """Read and feed what is new (a bounded read); True when more is waiting."""
         batch = self.follower.poll()
         if batch.frames or batch.gaps:
             self._dirty = True
-            self.engine.feed_many(batch.frames)
+            if self.snapper is None:
+                self.engine.feed_many(batch.frames)
+            else:
+                self._snapshots += self.snapper.feed(batch.frames)
             self.engine.note_gaps(len(batch.gaps))
         return batch.more
 
     def publish(self) -> None:
         """Write both documents, when anything changed since the last time."""
         if self._dirty:
+            if self._snapshots:
+                if self.history is None:
+                    self.history = open_store(*self._history_at)
+                self.history.append(self._snapshots)
+                self._snapshots = []
             self.publisher.publish(self.engine)
             self.publishes += 1
             self._dirty = False
@@ -91,6 +121,8 @@ class IntelHook:
             self.publish()
         finally:
             self.follower.close()
+            if self.history is not None:
+                self.history.close()
 
 
 # How often the tap's process looks for new log lines when it has caught up, and how

@@ -15,6 +15,7 @@ IO lives here; the engine and the score are pure.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import multiprocessing as mp
@@ -33,6 +34,8 @@ from execution.intel.expectancy_v6 import (
     ExpectancyEngine,
     log_files,
 )
+from execution.intel.history import Snapshot, Snapshotter
+from execution.intel.history_store import HistoryError, HistoryStore, open_store
 from execution.intel.symbol_score_v6 import drift_of, score_symbols
 from execution.state_publish import publish_intel, read_state
 from streaming.checkpoint import CheckpointStore
@@ -62,6 +65,9 @@ class Publisher:
     state_dir: Path
     score: ScoreConfig
     wall: Callable[[], float] = time.time
+    # what produced the documents: "replay" (complete: the whole log was read) or
+    # "follow" (live; never complete), written into both as ``source``
+    mode: str = "replay"
 
     def documents(self, engine: ExpectancyEngine) -> tuple[dict[str, Any], dict[str, Any]]:
         now = self.wall()
@@ -69,6 +75,9 @@ class Publisher:
         health = read_state(self.state_dir, ROUTER_HEALTH_FILE)
         drift = drift_of(engine, self.score)
         scores = score_symbols(expectancy, health, config=self.score, generated_at=now, drift=drift)
+        source = {"mode": self.mode, "complete": self.mode == "replay"}
+        expectancy["source"] = source
+        scores["source"] = dict(source)
         return expectancy, scores
 
     def publish(self, engine: ExpectancyEngine) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -89,6 +98,8 @@ class ReplayResult:
     parallel: str = "one process"
     # the parts (0-based) that could not be merged and were folded again, in order
     refolded: tuple[int, ...] = ()
+    # buckets whose snapshots this replay stored in the history (None: no history)
+    snapshots: int | None = None
 
 
 def replay_files(paths: Iterable[str | Path], *, rotated: bool = True) -> list[Path]:
@@ -328,6 +339,7 @@ def replay(
     jobs: int | None = None,
     parallel_min_bytes: int = PARALLEL_MIN_BYTES,
     floor_tail_bytes: int = FLOOR_TAIL_BYTES,
+    history: bool = False,
 ) -> ReplayResult:
     """Replay complete log files through a fresh engine and publish once.
 
@@ -349,7 +361,12 @@ def replay(
     line the one-process replay rejects, such as a duplicate with a far-future
     ``ts``) would have dropped events that count: the log is then folded again in
     one process, never a different answer; ``parallel`` in the result says how the
-    log was folded, and the fallback is logged."""
+    log was folded, and the fallback is logged.
+
+    With ``history`` (the CLI's default: ``cfg.history.enabled``) the log is
+    folded in one process, in order, and a snapshot is stored at every bucket close
+    (:mod:`execution.intel.history`): the snapshots need the state in log order,
+    which parts folded apart do not have."""
     started = time.perf_counter()
     files = replay_files(paths, rotated=rotated)
     fresh = ExpectancyEngine.from_config(cfg, windows)
@@ -359,6 +376,10 @@ def replay(
     lines = 0
     how = "one process"
     refolded: list[int] = []
+    with_history = history
+    if with_history and len(parts) >= 2:
+        how = "one process: the history's snapshots need the log in order"
+        parts = []
 
     def done(n: int) -> None:
         nonlocal lines
@@ -372,7 +393,11 @@ def replay(
             done(len(batch))
         return engine
 
-    if len(parts) < 2:
+    stored: int | None = None
+    if with_history:
+        whole: list[Piece] = [(f, 0, None) for f in files]
+        engine, stored = fold_with_history(fresh, whole, cfg, Path(state_dir), done)
+    elif len(parts) < 2:
         engine = fold_into(fresh, [(f, 0, None) for f in files])
     else:
         floor = watermark_floor(files, floor_tail_bytes, fresh.recent_ids.horizon)
@@ -414,7 +439,30 @@ def replay(
     publisher = Publisher(Path(state_dir), cfg.score, wall)
     expectancy, scores = (publisher.publish if publish else publisher.documents)(engine)
     seconds = time.perf_counter() - started
-    return ReplayResult(expectancy, scores, files, lines, seconds, how, tuple(refolded))
+    return ReplayResult(
+        expectancy, scores, files, lines, seconds, how, tuple(refolded), stored
+    )
+
+
+def fold_with_history(
+    engine: ExpectancyEngine,
+    pieces: list[Piece],
+    cfg: IntelConfig,
+    state_dir: Path,
+    done: Callable[[int], None],
+) -> tuple[ExpectancyEngine, int]:
+    """Feed ``pieces`` in order and store a snapshot at every bucket close into the
+    history of ``state_dir``; the engine and the snapshots stored (a bucket already
+    in the history, from an earlier replay of the same log, is not stored again)."""
+    h = cfg.history
+    snapper = Snapshotter(engine, h.cadence_s, h.windows, cfg.score)
+    stored = 0
+    with open_store(state_dir, h) as store:
+        for batch in _batches(pieces):
+            stored += store.append(snapper.feed(batch))
+            done(len(batch))
+        store.compact()
+    return engine, stored
 
 
 @dataclass(slots=True)
@@ -443,6 +491,8 @@ class FollowRunner:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         max_poll_bytes: int = 8 << 20,
+        history: bool | None = None,
+        heartbeat: float | None = None,
     ) -> None:
         self.path = Path(path)
         self.state_dir = Path(state_dir)
@@ -450,11 +500,23 @@ class FollowRunner:
             Path(checkpoint) if checkpoint else self.state_dir / CHECKPOINT_FILE
         )
         self.engine = ExpectancyEngine.from_config(cfg)
-        self.publisher = Publisher(self.state_dir, cfg.score, wall)
+        self.publisher = Publisher(self.state_dir, cfg.score, wall, mode="follow")
         self.clock = clock
         self.throttle = Throttle(cfg.publish_interval_s if interval is None else interval, clock)
         self._report = Throttle(REPORT_INTERVAL_S, clock)
+        beat = cfg.heartbeat_s if heartbeat is None else heartbeat
+        self._heartbeat = Throttle(beat, clock) if beat > 0 else None
+        if self._heartbeat is not None:
+            self._heartbeat.mark()  # the first line after one interval
+        self.wall = wall
         self.stats = FollowStats()
+        h = cfg.history
+        self.snapper: Snapshotter | None = None
+        self.history: HistoryStore | None = None
+        self._snapshots: list[Snapshot] = []  # taken, not yet in the history
+        if h.enabled if history is None else history:
+            self.history = open_store(self.state_dir, h)
+            self.snapper = Snapshotter(self.engine, h.cadence_s, h.windows, cfg.score)
         position = self._resume()
         self.follower = Follower(
             self.path, position, max_poll_bytes=max_poll_bytes, grace_s=cfg.follow_grace_s
@@ -474,6 +536,8 @@ class FollowRunner:
                 f"{self.store.path}: checkpoint follows {payload.get('source')}, not {source}"
             )
         self.engine.restore(payload["engine"])
+        if self.snapper is not None:
+            self.snapper.restore(payload.get("history"))
         if loaded.problem:
             log.warning("checkpoint: %s; resumed from the previous generation", loaded.problem)
         self.stats.resumed_from = loaded.generation
@@ -486,7 +550,10 @@ class FollowRunner:
         self.stats.unavailable = self.follower.unavailable
         if batch.frames or batch.gaps:
             self._dirty = True
-        self.engine.feed_many(batch.frames)
+        if self.snapper is None:
+            self.engine.feed_many(batch.frames)
+        else:
+            self._snapshots += self.snapper.feed(batch.frames)
         self.stats.lines += len(batch.frames)
         for gap in batch.gaps:
             log.warning("possible data loss (%s) in %s: %s", gap.kind, gap.path, gap.detail)
@@ -500,19 +567,29 @@ class FollowRunner:
             "source": str(self.path.resolve()),
             "engine": self.engine.to_state(),
             "position": self.follower.position.to_state(),
+            "history": None if self.snapper is None else self.snapper.to_state(),
         }
 
     def commit(self) -> bool:
-        """Checkpoint, then publish. A failure is counted, reported at most once per
-        minute, and retried at the next commit; consumption is unaffected."""
+        """Store the snapshots taken, checkpoint, then publish (so a checkpoint never
+        holds a state past a snapshot that is not in the history). A failure is
+        counted, reported at most once per minute, and retried at the next commit;
+        consumption is unaffected."""
         if not self._dirty:
             return True
         try:
+            if self.history is not None and self._snapshots:
+                self.history.append(self._snapshots)
+                self._snapshots = []
             self.store.save(self.checkpoint_payload())
             self.publisher.publish(self.engine)
-        except OSError as exc:
+        except (OSError, HistoryError) as exc:
             self.stats.commit_failures += 1
-            self.stats.last_error = f"{exc.filename or ''}: {exc.strerror or exc}"
+            self.stats.last_error = (
+                f"{exc.filename or ''}: {exc.strerror or exc}"
+                if isinstance(exc, OSError)
+                else str(exc)
+            )
             if self._report.due():
                 log.warning(
                     "cannot checkpoint/publish (%d failures so far): %s; will retry",
@@ -529,7 +606,32 @@ class FollowRunner:
         more = self.poll()
         if self.throttle.due():
             self.commit()
+        if self._heartbeat is not None and self._heartbeat.due():
+            log.info("%s", self.heartbeat_line())
         return more
+
+    def lag_bytes(self) -> int:
+        """Bytes of the followed files not consumed yet (the live file's size now)."""
+        lag = 0
+        for f in self.follower.position.files:
+            size = f.size
+            if f.live:
+                with contextlib.suppress(OSError):
+                    size = max(size, self.path.stat().st_size)
+            lag += max(0, size - f.offset)
+        return lag
+
+    def heartbeat_line(self) -> str:
+        """What follow is doing: events applied, lines rejected, how far behind."""
+        i = self.engine.inputs
+        wm = i.watermark
+        behind = "—" if wm is None else f"{max(0.0, self.wall() - wm):,.0f} s"
+        return (
+            f"heartbeat: {i.orders + i.trades:,} events, {sum(i.rejected.values()):,} "
+            f"rejected, {self.stats.lines:,} lines read this run; lag {self.lag_bytes():,} "
+            f"bytes, event time {behind} behind the clock; {self.stats.commits} publishes, "
+            f"{self.stats.commit_failures} failed"
+        )
 
     def run(
         self,
@@ -550,8 +652,10 @@ class FollowRunner:
                 pass
             self.commit()
         finally:
-            self.follower.close()
+            self.close()
         return self.stats
 
     def close(self) -> None:
         self.follower.close()
+        if self.history is not None:
+            self.history.close()

@@ -18,9 +18,10 @@ SAMPLE = ROOT / "logs" / "samples" / "router_metrics.jsonl.gz"
 
 @pytest.fixture(scope="session")
 def sample_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The intel documents of the embedded sample log."""
+    """The intel documents and the history of the embedded sample log."""
     state = tmp_path_factory.mktemp("sample_state")
-    replay([SAMPLE], load_intel_config(CONFIG_DIR / "intel_v6.json"), state_dir=state)
+    cfg = load_intel_config(CONFIG_DIR / "intel_v6.json")
+    replay([SAMPLE], cfg, state_dir=state, history=True)
     return state
 
 

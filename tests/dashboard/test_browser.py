@@ -1,6 +1,8 @@
 """A real browser: Debian's headless Chromium loads the served dashboard on
-localhost from the sample state, finds the top symbol in the ranking table, and
-saves a screenshot under ``test-artifacts/``.
+localhost from the sample state, finds the top symbol in the ranking table, opens
+the drill-down of another symbol and counts the points of its charts against the
+history, with no errors in the browser console; screenshots under
+``test-artifacts/``.
 
 Chromium and ChromeDriver come from the Debian packages ``chromium`` and
 ``chromium-driver``, installed here when absent (never a browser download). Where
@@ -14,6 +16,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +27,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support import ROOT
@@ -96,27 +100,78 @@ def served(sample_state):
             proc.kill()
 
 
-def test_top_symbol_is_in_the_served_ranking_table(served, sample_state):
+def browser() -> webdriver.Chrome:
     ensure_chromium()
-    top = json.loads((sample_state / "symbol_scores_v6.json").read_text())["top"][0]
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1400,2200"):  # fmt: skip
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(DRIVER), options=options)
+
+
+def test_top_symbol_is_in_the_served_ranking_table(served, sample_state):
+    top = json.loads((sample_state / "symbol_scores_v6.json").read_text())["top"][0]
+    driver = browser()
     try:
         driver.get(f"{served}/?page=intelligence")
 
         def first_row(d):
-            rows = d.find_elements(By.CSS_SELECTOR, "table tbody tr")
-            return rows[0].text if rows else False
+            # the ranking is a data grid: its cells are in an accessible table
+            cells = d.find_elements(By.CSS_SELECTOR, "table [role=gridcell]")
+            return [c.get_attribute("textContent") for c in cells[:9]] if cells else False
 
-        text = WebDriverWait(driver, 60).until(first_row)
-        assert top in text
+        cells = WebDriverWait(driver, 60).until(first_row)
+        assert cells[:2] == ["1", top]
         ARTIFACTS.mkdir(exist_ok=True)
         time.sleep(1.0)  # let the chart finish drawing for the screenshot
         shot = ARTIFACTS / "dashboard_intelligence.png"
+        assert driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
+    finally:
+        driver.quit()
+
+
+def chart_points(driver: webdriver.Chrome, title: str) -> int | bool:
+    """The points drawn in the chart titled ``title`` (False until it is drawn)."""
+    for chart in driver.find_elements(By.CSS_SELECTOR, ".vega-embed svg"):
+        titles = [t.get_attribute("textContent") for t in chart.find_elements(
+            By.CSS_SELECTOR, ".mark-text.role-title-text text, .role-title-text text")]  # fmt: skip
+        if title in titles:
+            return len(chart.find_elements(By.CSS_SELECTOR, ".mark-symbol path"))
+    return False
+
+
+def test_drill_down_draws_a_point_per_snapshot(served, sample_state):
+    scores = json.loads((sample_state / "symbol_scores_v6.json").read_text())
+    symbol = scores["symbols"][-1]["symbol"]  # not the default (the top one)
+    db = sqlite3.connect(sample_state / "history_v6.sqlite")
+    sql = "SELECT window, count(*) FROM symbols WHERE symbol = ? GROUP BY window"
+    counts = dict(db.execute(sql, (symbol,)))
+    db.close()
+    assert counts.get("all", 0) > 100
+    driver = browser()
+    try:
+        driver.get(f"{served}/?page=intelligence")
+        wait = WebDriverWait(driver, 60)
+        boxes = wait.until(lambda d: [
+            b for b in d.find_elements(By.CSS_SELECTOR, "[data-testid=stSelectbox]")
+            if b.text.startswith("Symbol")])  # fmt: skip
+        field = boxes[0].find_element(By.CSS_SELECTOR, "input")
+        field.click()
+        field.send_keys(symbol)
+        field.send_keys(Keys.ENTER)
+        caption = f"{symbol}: {counts['all']} snapshots under all, {counts['50t']} under 50t"
+        wait.until(lambda d: caption in d.find_element(By.TAG_NAME, "body").text)
+        assert wait.until(lambda d: chart_points(d, f"{symbol}: cumulative R")) == counts["all"]
+        assert wait.until(lambda d: chart_points(d, "avg R (50t)")) == counts["50t"]
+        assert wait.until(lambda d: chart_points(d, "rank (50t)")) == counts["50t"]
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+        ARTIFACTS.mkdir(exist_ok=True)
+        time.sleep(1.0)
+        shot = ARTIFACTS / "dashboard_drilldown.png"
         assert driver.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
     finally:

@@ -544,13 +544,13 @@ def test_edge_documents_render(tmp_path, docs, notices):
     overview, intel = run(tmp_path, "overview"), run(tmp_path, "intelligence")
     assert_noticed(set(notices), overview, intel)
     if h.SCORES in docs and isinstance(docs[h.SCORES].get("symbols"), list):
-        assert intel.table or not [e for e in docs[h.SCORES]["symbols"] if isinstance(e, dict)]
+        assert intel.dataframe or not [e for e in docs[h.SCORES]["symbols"] if isinstance(e, dict)]
 
 
 def test_one_symbol_shows_its_components_without_a_slider(tmp_path):
     write_state(tmp_path, {h.SCORES: scores_doc([entry("A", 1)])})
     at = run(tmp_path, "intelligence")
-    assert list(at.table[0].value["symbol"]) == ["A"]
+    assert list(at.dataframe[0].value["symbol"]) == ["A"]
     assert not at.slider and any("top 1" in s.value for s in at.subheader)
 
 
@@ -559,15 +559,15 @@ def test_fifty_thousand_symbols_are_paged(tmp_path):
     entries = [entry(f"S{i:05d}", i + 1) for i in range(n)]
     write_state(tmp_path, {h.SCORES: scores_doc(entries), h.EXPECTANCY: expectancy_doc()})
     at = run(tmp_path, "intelligence")
-    first = at.table[0].value
+    first = at.dataframe[0].value
     assert len(first) == h.PAGE_ROWS and first["symbol"].iloc[0] == "S00000"
     assert any(f"of {n:,}" in t for t in texts(at))  # the paging notice
     with state_env(tmp_path):
         at.number_input(key="ranking_page").set_value(3).run()
     assert not at.exception and not at.error
-    page3 = at.table[0].value
+    page3 = at.dataframe[0].value
     assert page3["symbol"].iloc[0] == f"S{2 * h.PAGE_ROWS:05d}"
     last = -(-n // h.PAGE_ROWS)
     with state_env(tmp_path):
         at.number_input(key="ranking_page").set_value(last).run()
-    assert list(at.table[0].value["symbol"])[-1] == f"S{n - 1:05d}"
+    assert list(at.dataframe[0].value["symbol"])[-1] == f"S{n - 1:05d}"

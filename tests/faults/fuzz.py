@@ -21,6 +21,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -126,7 +127,21 @@ def accounted(doc: dict[str, Any]) -> int:
 
 
 def without_wall(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "generated_at"}
+    """Without when and by what (replay, follow) the document was produced."""
+    return {k: v for k, v in doc.items() if k not in ("generated_at", "source")}
+
+
+def history_rows(state: Path) -> list[tuple[Any, ...]]:
+    """Every row of the history store, in key order."""
+    db = sqlite3.connect(state / "history_v6.sqlite")
+    try:
+        return [
+            *db.execute("SELECT * FROM buckets ORDER BY bucket"),
+            *db.execute("SELECT * FROM symbols ORDER BY symbol, window, bucket"),
+            *db.execute("SELECT * FROM fund ORDER BY window, bucket"),
+        ]
+    finally:
+        db.close()
 
 
 def follow_until(log: Path, state: Path, lines: int, timeout: float = 600) -> str:
@@ -179,6 +194,7 @@ def fuzz(lines: int, seed: int, work: Path, pages: bool = True) -> dict[str, Any
     assert "Traceback" not in err, err[-2000:]
     fdoc = json.loads((followed / "expectancy_v6.json").read_text())
     assert_close(without_wall(fdoc), without_wall(doc))  # floats within 1e-9
+    assert history_rows(followed) == history_rows(replayed)  # the same history
     if pages:
         render_pages(replayed)
     return doc["inputs"]

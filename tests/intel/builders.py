@@ -93,7 +93,9 @@ def line(e: dict[str, Any]) -> bytes:
 
 
 def without_wall_time(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "generated_at"}
+    """The document without when and by what it was produced (``generated_at``, and
+    ``source``: replay or follow), so that the two can be compared."""
+    return {k: v for k, v in doc.items() if k not in ("generated_at", "source")}
 
 
 def assert_close(a: Any, b: Any, path: str = "$", rel: float = 1e-9) -> None:
