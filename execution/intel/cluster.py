@@ -1,0 +1,349 @@
+"""Fund replay: the logs of many executors into one document, in one process or on
+a Dask cluster (``docs/scale-out.md``).
+
+The contract: the documents equal those of one engine fed every valid event of
+every source in the *contract order* — each source's events in its file order,
+the sources merged by event time, ties going to the source given first. An event
+is placed by its *key*, the largest ``ts`` of its source up to and including it
+(a late line stays behind the lines before it in its own file), then by its
+source's index, then by its place in the source: for sources written in time
+order the key is the event's ``ts``, and for one source the order is its file
+order, as in :func:`~execution.intel.runner.replay`.
+
+How: the parts of the input (:mod:`execution.intel.sources`) are decoded where
+they are read — by Dask workers with ``cluster``, else here — into the columns
+of their valid events; this process orders them by (key, source, position) with
+one stable sort and folds them through the engine's own path, batch by batch:
+de-duplication over the horizon of recent ids, ``max_groups`` admission in order
+of first sight, every window. Nothing that depends on the order runs on a worker,
+so the result does not depend on how the input was cut or where a part ran, and
+a part a dead worker had read is simply read again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, TextIO, cast
+
+import numpy as np
+
+from execution.config import IntelConfig
+from execution.intel import fund
+from execution.intel.events import Event, event_ids
+from execution.intel.expectancy_v6 import ExpectancyEngine
+from execution.intel.runner import Publisher
+from execution.intel.sources import (
+    PART_BYTES,
+    Part,
+    PartEvents,
+    Source,
+    list_sources,
+    plan_parts,
+    read_part,
+)
+from streaming.decode import IdTrace
+
+# Events per engine batch of the ordered fold.
+FOLD_BATCH = 1 << 16
+_CLUSTER = re.compile(r"^(?:local(?::(\d+))?|(?:tcp|tls)://\S+)$")
+Ints = np.ndarray[Any, np.dtype[np.int64]]
+
+
+class ClusterError(ValueError):
+    """A ``--cluster`` value that names no cluster, or a scheduler that cannot be
+    reached or is missing the ``[dask]`` extra."""
+
+
+def cluster_problem(spec: str) -> str | None:
+    """Why ``spec`` is not ``local``, ``local:N`` (N ≥ 1) or ``tcp://HOST:PORT``."""
+    m = _CLUSTER.match(spec)
+    if m is None or (m.group(1) is not None and int(m.group(1)) < 1):
+        return f"bad --cluster {spec!r}: use local, local:N (N ≥ 1) or tcp://HOST:PORT"
+    return None
+
+
+def distributed() -> Any:
+    """The ``distributed`` module (the ``[dask]`` extra), imported when first used so
+    the default install and a one-process replay do without it; untyped here."""
+    try:
+        return importlib.import_module("distributed")
+    except ImportError:
+        raise ClusterError("--cluster needs Dask distributed (pip install '.[dask]')") from None
+
+
+@contextlib.contextmanager
+def connect(spec: str, *, log: TextIO | None = None) -> Iterator[Any]:
+    """A ``distributed.Client``: of a new ``LocalCluster`` of N single-threaded
+    worker *processes* (``local[:N]``, N default 2), or of the running scheduler
+    at ``tcp://HOST:PORT``. The dashboard's link is written to ``log``."""
+    problem = cluster_problem(spec)
+    if problem:
+        raise ClusterError(problem)
+    dist = distributed()
+    Client, LocalCluster = dist.Client, dist.LocalCluster  # noqa: N806
+    with contextlib.ExitStack() as stack:
+        if spec.startswith("local"):
+            n = int(spec.partition(":")[2] or 2)
+            lc = stack.enter_context(
+                LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
+                )
+            )
+            client = stack.enter_context(Client(lc))
+        else:
+            try:
+                client = stack.enter_context(Client(spec, timeout="10s"))
+            except OSError as exc:
+                raise ClusterError(f"cannot reach the scheduler at {spec}: {exc}") from None
+        if log is not None:
+            log.write(f"cluster: {spec}, dashboard {client.dashboard_link}\n")
+            log.flush()
+        yield client
+
+
+# --- the ordered fold ---------------------------------------------------------------------
+
+
+def contract_order(parts: Sequence[Part], read: Sequence[PartEvents]) -> Ints:
+    """For each event in the contract order, the index of the part that holds it
+    (a part's events come out in their own order, so this is all a fold needs)."""
+    counts = np.array([r.count for r in read], np.int64)
+    owner = np.repeat(np.arange(len(parts), dtype=np.int64), counts)
+    if len({p.source for p in parts}) <= 1:
+        return owner  # one source: its file order
+    source = np.repeat(np.array([p.source for p in parts], np.int64), counts)
+    ts = np.concatenate([r.ts for r in read]) if read else np.zeros(0)
+    key = np.empty_like(ts)
+    bounds = np.flatnonzero(np.diff(source)) + 1  # parts are planned source by source
+    for lo, hi in zip([0, *bounds.tolist()], [*bounds.tolist(), len(ts)], strict=True):
+        np.maximum.accumulate(ts[lo:hi], out=key[lo:hi])
+    order = np.lexsort((np.arange(len(ts)), source, key))
+    return owner[order]
+
+
+class _Cursor:
+    """A part's events, unpacked when first needed and let go once all are taken."""
+
+    __slots__ = ("at", "events", "read")
+
+    def __init__(self, read: PartEvents) -> None:
+        self.read: PartEvents | None = read
+        self.events: list[Event] | None = None
+        self.at = 0
+
+    def take(self, n: int) -> list[Event]:
+        if self.events is None:
+            assert self.read is not None
+            self.events, self.read = self.read.unpack(), None
+        out = self.events[self.at : self.at + n]
+        self.at += n
+        if self.at >= len(self.events):
+            self.events = []
+        return out
+
+
+def _take(cursors: list[_Cursor], owners: Ints) -> list[Event]:
+    """The next events in the order ``owners`` names their parts."""
+    parts, counts = np.unique(owners, return_counts=True)
+    if len(parts) == 1:
+        return cursors[int(parts[0])].take(len(owners))
+    grouped: list[Event] = []
+    for p, c in zip(parts.tolist(), counts.tolist(), strict=True):
+        grouped += cursors[p].take(c)
+    slot_of = np.empty(len(owners), np.intp)
+    slot_of[np.argsort(owners, kind="stable")] = np.arange(len(owners))
+    return list(itemgetter(*slot_of.tolist())(grouped))
+
+
+def apply_ordered(engine: ExpectancyEngine, events: list[Event]) -> None:
+    """Valid events in the contract order through the engine as its decoder would
+    pass them: de-duplicated over the recent ids, then applied as one block."""
+    if not events:
+        return
+    dups = engine.recent_ids.add_many(cast(list[str], event_ids(events)))
+    if dups:
+        engine.inputs.rejected["duplicate_id"] += len(dups)
+        drop = set(dups)
+        events = [e for i, e in enumerate(events) if i not in drop]
+    engine.apply_many(events)
+
+
+def fold_ordered(
+    engine: ExpectancyEngine,
+    parts: Sequence[Part],
+    read: Sequence[PartEvents],
+    batch: int = FOLD_BATCH,
+) -> IdTrace:
+    """Fold the parts' events into ``engine`` in the contract order and add their
+    reject counts. Returns the trace of the first ``horizon`` de-duplication
+    decisions (what :mod:`execution.intel.fund` needs to merge the result)."""
+    owners = contract_order(parts, read)
+    cursors = [_Cursor(r) for r in read]
+    recent = engine.recent_ids
+    recent.trace(recent.horizon)
+    try:
+        for i in range(0, len(owners), batch):
+            apply_ordered(engine, _take(cursors, owners[i : i + batch]))
+    finally:
+        head = recent.untrace()
+    inputs = engine.inputs
+    for r in read:
+        inputs.rejected.update(r.rejected)
+        inputs.skipped.update(r.skipped)
+    return head
+
+
+# --- reading the parts ----------------------------------------------------------------------
+
+
+class ClusterProgress:
+    """Parts done of the total, bytes, lines and events per second, on ``stream``:
+    rewritten in place on a terminal, else a line every ``every`` seconds."""
+
+    def __init__(self, total: int, size: int, stream: TextIO, every: float = 2.0) -> None:
+        self.total, self.size, self.stream = total, size, stream
+        self.tty = stream.isatty()
+        self.every = 0.5 if self.tty else every
+        self.started = self.last = time.perf_counter()
+        self.parts = self.bytes = self.events = 0
+
+    def __call__(self, part: Part, read: PartEvents) -> None:
+        self.parts += 1
+        self.bytes += part.size
+        self.events += read.count
+        now = time.perf_counter()
+        if now - self.last >= self.every or self.parts == self.total:
+            self.last = now
+            rate = self.events / max(now - self.started, 1e-9)
+            line = (
+                f"parts {self.parts}/{self.total}, {self.bytes / 1e6:,.1f}/"
+                f"{self.size / 1e6:,.1f} MB, {self.events:,} events ({rate:,.0f} events/s)"
+            )
+            self.stream.write(f"\r{line}\x1b[K" if self.tty else f"{line}\n")
+            if self.tty and self.parts == self.total:
+                self.stream.write("\n")
+            self.stream.flush()
+
+
+def read_local(
+    parts: Sequence[Part], on_part: Callable[[Part, PartEvents], None] | None = None
+) -> list[PartEvents]:
+    """Every part read in this process, in order."""
+    out = []
+    for p in parts:
+        out.append(read_part(p, pack=False))
+        if on_part is not None:
+            on_part(p, out[-1])
+    return out
+
+
+def read_on_cluster(
+    client: Any,
+    parts: Sequence[Part],
+    on_part: Callable[[Part, PartEvents], None] | None = None,
+    on_submit: Callable[[Any, list[Any]], None] | None = None,
+) -> list[PartEvents]:
+    """Every part read by the cluster's workers (each opens its input itself), in
+    plan order. A task whose worker dies is run again by Dask; an input error
+    cancels the rest and is raised here."""
+    as_completed = distributed().as_completed
+    futures = client.map(read_part, list(parts), pure=False)
+    where = {f.key: i for i, f in enumerate(futures)}
+    out: list[PartEvents | None] = [None] * len(parts)
+    try:
+        if on_submit is not None:
+            on_submit(client, futures)
+        for future, got in as_completed(futures, with_results=True):
+            k = where[future.key]
+            out[k] = got
+            if on_part is not None:
+                on_part(parts[k], got)
+    except BaseException:
+        client.cancel(futures)
+        raise
+    return cast(list[PartEvents], out)
+
+
+@dataclass(slots=True)
+class FundResult:
+    expectancy: dict[str, Any]
+    scores: dict[str, Any]
+    sources: list[Source]
+    parts: int
+    lines: int
+    seconds: float
+    engine: ExpectancyEngine
+    head: IdTrace
+    keys: tuple[float, float] | None  # the smallest and largest key (None: no event)
+    how: str = "one process"
+
+
+def _keys(read: Sequence[PartEvents], parts: Sequence[Part]) -> tuple[float, float] | None:
+    """The smallest and largest key of the events: a source's smallest key is its
+    first event's ``ts``, its largest the largest ``ts``."""
+    firsts: dict[int, float] = {}
+    top: float | None = None
+    for p, r in zip(parts, read, strict=True):
+        if r.count:
+            firsts.setdefault(p.source, float(r.ts[0]))
+            top = max(float(r.ts.max()), top if top is not None else float(r.ts.max()))
+    return None if top is None else (min(firsts.values()), top)
+
+
+def replay_sources(
+    paths: Iterable[str],
+    cfg: IntelConfig,
+    *,
+    state_dir: str | Path,
+    windows: Iterable[str] | None = None,
+    rotated: bool = True,
+    cluster: str | Any | None = None,
+    part_bytes: int = PART_BYTES,
+    publish: bool = True,
+    progress: TextIO | None = None,
+    wall: Callable[[], float] = time.time,
+    on_submit: Callable[[Any, list[Any]], None] | None = None,
+    save_state: bool = False,
+) -> FundResult:
+    """Replay the sources of ``paths`` into one engine in the contract order (module
+    docstring) and publish once. ``cluster``: None (read here), a ``--cluster``
+    value, or a ``distributed.Client``. Every source is listed before any work
+    and every part is read before the fold: a missing or unreadable source is an
+    :class:`~streaming.inputs.InputError` naming it, and nothing is published.
+    With ``save_state`` the fund state for a later merge is written there too
+    (:func:`execution.intel.fund.save_state`)."""
+    started = time.perf_counter()
+    sources = list_sources(list(paths), rotated=rotated)
+    parts = plan_parts(sources, part_bytes if cluster is not None else 1 << 62)
+    size = sum(p.size for p in parts)
+    report = ClusterProgress(len(parts), size, progress) if progress is not None else None
+    if cluster is None:
+        read = read_local(parts, report)
+        how = "one process"
+    elif isinstance(cluster, str):
+        with connect(cluster, log=progress) as client:
+            read = read_on_cluster(client, parts, report, on_submit)
+        how = f"cluster {cluster}"
+    else:
+        read = read_on_cluster(cluster, parts, report, on_submit)
+        how = f"cluster {cluster.scheduler.address}"
+    engine = ExpectancyEngine.from_config(cfg, windows)
+    head = fold_ordered(engine, parts, read)
+    keys = _keys(read, parts)
+    lines = sum(r.lines for r in read)
+    publisher = Publisher(Path(state_dir), cfg.score, wall)
+    expectancy, scores = (publisher.publish if publish else publisher.documents)(engine)
+    if save_state:
+        fund.save_state(state_dir, engine, sources=[s.label for s in sources], keys=keys, head=head)
+    seconds = time.perf_counter() - started
+    how = f"{how}, {len(sources)} source(s), {len(parts)} part(s)"
+    return FundResult(
+        expectancy, scores, sources, len(parts), lines, seconds, engine, head, keys, how
+    )
