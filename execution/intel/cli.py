@@ -199,7 +199,7 @@ def _lock(state_dir: str) -> StateDirLock:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    if args.cluster is not None or len(args.files) > 1:
+    if args.cluster is not None or len(args.files) > 1 or args.save_state:
         return cmd_replay_fund(args)
     cfg = _config(args.config)
     if args.jobs is not None and args.jobs < 1:

@@ -204,8 +204,9 @@ def fold_ordered(
 
 
 class ClusterProgress:
-    """Parts done of the total, bytes, lines and events per second, on ``stream``:
-    rewritten in place on a terminal, else a line every ``every`` seconds."""
+    """Parts done of the total, bytes, events and events per second, on ``stream``:
+    rewritten in place on a terminal (and left at the end), else a line every
+    ``every`` seconds while parts complete."""
 
     def __init__(self, total: int, size: int, stream: TextIO, every: float = 2.0) -> None:
         self.total, self.size, self.stream = total, size, stream
@@ -219,7 +220,7 @@ class ClusterProgress:
         self.bytes += part.size
         self.events += read.count
         now = time.perf_counter()
-        if now - self.last >= self.every or self.parts == self.total:
+        if now - self.last >= self.every or (self.tty and self.parts == self.total):
             self.last = now
             rate = self.events / max(now - self.started, 1e-9)
             line = (
