@@ -284,6 +284,8 @@ class FundResult:
     head: IdTrace
     keys: tuple[float, float] | None  # the smallest and largest key (None: no event)
     how: str = "one process"
+    read_s: float = 0.0  # listing, planning and reading every part (and the cluster's start)
+    fold_s: float = 0.0  # ordering and folding here
 
 
 def _keys(read: Sequence[PartEvents], parts: Sequence[Part]) -> tuple[float, float] | None:
@@ -335,8 +337,10 @@ def replay_sources(
     else:
         read = read_on_cluster(cluster, parts, report, on_submit)
         how = f"cluster {cluster.scheduler.address}"
+    read_s = time.perf_counter() - started
     engine = ExpectancyEngine.from_config(cfg, windows)
     head = fold_ordered(engine, parts, read)
+    fold_s = time.perf_counter() - started - read_s
     keys = _keys(read, parts)
     lines = sum(r.lines for r in read)
     publisher = Publisher(Path(state_dir), cfg.score, wall)
@@ -346,5 +350,6 @@ def replay_sources(
     seconds = time.perf_counter() - started
     how = f"{how}, {len(sources)} source(s), {len(parts)} part(s)"
     return FundResult(
-        expectancy, scores, sources, len(parts), lines, seconds, engine, head, keys, how
-    )
+        expectancy, scores, sources, len(parts), lines, seconds, engine, head, keys, how,
+        read_s, fold_s,
+    )  # fmt: skip
