@@ -28,7 +28,6 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO, cast
 
@@ -36,7 +35,7 @@ import numpy as np
 
 from execution.config import IntelConfig
 from execution.intel import fund
-from execution.intel.events import Event, event_ids
+from execution.intel.columnar import apply_columns, concat
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from execution.intel.runner import Publisher
 from execution.intel.sources import (
@@ -51,7 +50,7 @@ from execution.intel.sources import (
 from streaming.decode import IdTrace
 
 # Events per engine batch of the ordered fold.
-FOLD_BATCH = 1 << 16
+FOLD_BATCH = 1 << 18
 _CLUSTER = re.compile(r"^(?:local(?::(\d+))?|(?:tcp|tls)://\S+)$")
 Ints = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -112,67 +111,19 @@ def connect(spec: str, *, log: TextIO | None = None) -> Iterator[Any]:
 
 
 def contract_order(parts: Sequence[Part], read: Sequence[PartEvents]) -> Ints:
-    """For each event in the contract order, the index of the part that holds it
-    (a part's events come out in their own order, so this is all a fold needs)."""
-    counts = np.array([r.count for r in read], np.int64)
-    owner = np.repeat(np.arange(len(parts), dtype=np.int64), counts)
+    """The positions of the parts' events (numbered over the parts in plan order) in
+    the contract order: one stable sort by (key, source, position)."""
+    counts = [r.count for r in read]
+    n = sum(counts)
     if len({p.source for p in parts}) <= 1:
-        return owner  # one source: its file order
+        return np.arange(n, dtype=np.int64)  # one source: its file order
     source = np.repeat(np.array([p.source for p in parts], np.int64), counts)
-    ts = np.concatenate([r.ts for r in read]) if read else np.zeros(0)
+    ts = np.concatenate([r.ts for r in read])
     key = np.empty_like(ts)
     bounds = np.flatnonzero(np.diff(source)) + 1  # parts are planned source by source
-    for lo, hi in zip([0, *bounds.tolist()], [*bounds.tolist(), len(ts)], strict=True):
+    for lo, hi in zip([0, *bounds.tolist()], [*bounds.tolist(), n], strict=True):
         np.maximum.accumulate(ts[lo:hi], out=key[lo:hi])
-    order = np.lexsort((np.arange(len(ts)), source, key))
-    return owner[order]
-
-
-class _Cursor:
-    """A part's events, unpacked when first needed and let go once all are taken."""
-
-    __slots__ = ("at", "events", "read")
-
-    def __init__(self, read: PartEvents) -> None:
-        self.read: PartEvents | None = read
-        self.events: list[Event] | None = None
-        self.at = 0
-
-    def take(self, n: int) -> list[Event]:
-        if self.events is None:
-            assert self.read is not None
-            self.events, self.read = self.read.unpack(), None
-        out = self.events[self.at : self.at + n]
-        self.at += n
-        if self.at >= len(self.events):
-            self.events = []
-        return out
-
-
-def _take(cursors: list[_Cursor], owners: Ints) -> list[Event]:
-    """The next events in the order ``owners`` names their parts."""
-    parts, counts = np.unique(owners, return_counts=True)
-    if len(parts) == 1:
-        return cursors[int(parts[0])].take(len(owners))
-    grouped: list[Event] = []
-    for p, c in zip(parts.tolist(), counts.tolist(), strict=True):
-        grouped += cursors[p].take(c)
-    slot_of = np.empty(len(owners), np.intp)
-    slot_of[np.argsort(owners, kind="stable")] = np.arange(len(owners))
-    return list(itemgetter(*slot_of.tolist())(grouped))
-
-
-def apply_ordered(engine: ExpectancyEngine, events: list[Event]) -> None:
-    """Valid events in the contract order through the engine as its decoder would
-    pass them: de-duplicated over the recent ids, then applied as one block."""
-    if not events:
-        return
-    dups = engine.recent_ids.add_many(cast(list[str], event_ids(events)))
-    if dups:
-        engine.inputs.rejected["duplicate_id"] += len(dups)
-        drop = set(dups)
-        events = [e for i, e in enumerate(events) if i not in drop]
-    engine.apply_many(events)
+    return np.lexsort((np.arange(n), source, key)).astype(np.int64)
 
 
 def fold_ordered(
@@ -184,13 +135,14 @@ def fold_ordered(
     """Fold the parts' events into ``engine`` in the contract order and add their
     reject counts. Returns the trace of the first ``horizon`` de-duplication
     decisions (what :mod:`execution.intel.fund` needs to merge the result)."""
-    owners = contract_order(parts, read)
-    cursors = [_Cursor(r) for r in read]
+    columns = concat([r.columns for r in read]) if read else None
+    order = contract_order(parts, read)
     recent = engine.recent_ids
     recent.trace(recent.horizon)
     try:
-        for i in range(0, len(owners), batch):
-            apply_ordered(engine, _take(cursors, owners[i : i + batch]))
+        for i in range(0, len(order), batch):
+            assert columns is not None
+            apply_columns(engine, columns, order[i : i + batch])
     finally:
         head = recent.untrace()
     inputs = engine.inputs
@@ -239,7 +191,7 @@ def read_local(
     """Every part read in this process, in order."""
     out = []
     for p in parts:
-        out.append(read_part(p, pack=False))
+        out.append(read_part(p))
         if on_part is not None:
             on_part(p, out[-1])
     return out

@@ -29,13 +29,12 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any, cast
 
-import msgspec
 import numpy as np
 
+from execution.intel.columnar import EventColumns, to_columns
 from execution.intel.events import Event, make_decoder
 from streaming.decode import Reject
 from streaming.framing import OVERLONG, Frame, split_lines
@@ -47,8 +46,6 @@ READ_SIZE = 4 << 20
 MAX_LINE_BYTES = 1 << 20
 _GLOB = re.compile(r"[*?\[]")
 _ROTATED = re.compile(r"^\.(\d+)(\.gz)?$")
-_PACK = msgspec.msgpack.Encoder()
-_UNPACK = msgspec.msgpack.Decoder(list[Event])
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,22 +71,21 @@ class Part:
 
 @dataclass(slots=True)
 class PartEvents:
-    """A part's valid events in file order (msgpack in ``packed``, or the objects
-    in ``events`` when read in this process), their ``ts``, and the counts of its
-    lines that gave no event."""
+    """A part's valid events in file order as columns, and the counts of its lines
+    that gave no event."""
 
     lines: int
-    count: int
-    ts: np.ndarray[Any, np.dtype[np.float64]]
-    packed: bytes | None = None
-    events: list[Event] | None = None
+    columns: EventColumns
     rejected: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
 
-    def unpack(self) -> list[Event]:
-        if self.events is not None:
-            return self.events
-        return _UNPACK.decode(self.packed or b"\x90")
+    @property
+    def count(self) -> int:
+        return len(self.columns)
+
+    @property
+    def ts(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        return self.columns.ts
 
 
 # --- where the data is --------------------------------------------------------------------
@@ -258,12 +254,11 @@ def _frames(part: Part, read_size: int, max_line_bytes: int) -> Iterator[list[Fr
 def read_part(
     part: Part,
     *,
-    pack: bool = True,
     read_size: int = READ_SIZE,
     max_line_bytes: int = MAX_LINE_BYTES,
 ) -> PartEvents:
     """Decode the lines of ``part`` (the worker's task): its valid events, not
-    de-duplicated, in file order. An input that cannot be read is an
+    de-duplicated, in file order, as columns. An input that cannot be read is an
     :class:`InputError` naming it."""
     decode = make_decoder(None).decode_many
     events: list[Event] = []
@@ -290,10 +285,4 @@ def read_part(
         raise InputError(f"{part.url}: not a valid .gz ({exc})") from None
     except OSError as exc:
         raise InputError(f"{part.url}: {exc.strerror or exc}") from None
-    ts = np.fromiter(map(attrgetter("ts"), events), np.float64, len(events))
-    out = PartEvents(lines, len(events), ts, rejected=rejected, skipped=skipped)
-    if pack:
-        out.packed = _PACK.encode(events)
-    else:
-        out.events = events
-    return out
+    return PartEvents(lines, to_columns(events), rejected, skipped)

@@ -20,6 +20,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from execution.intel.cluster import fold_ordered, replay_sources
+from execution.intel.columnar import concat
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from execution.intel.fund import FundStateError, merge_states
 from execution.intel.sources import list_sources, plan_parts, read_part
@@ -79,12 +80,14 @@ def test_a_part_owns_the_lines_that_start_in_it(raw, part_bytes, final_newline):
         path = Path(tmp) / "log.jsonl"
         path.write_bytes(data)
         parts = plan_parts(list_sources([str(path)]), part_bytes)
-        read = [read_part(p, pack=False, read_size=7) for p in parts]
-        whole = read_part(plan_parts(list_sources([str(path)]), 1 << 30)[0], pack=False)
+        read = [read_part(p, read_size=7) for p in parts]
+        whole = read_part(plan_parts(list_sources([str(path)]), 1 << 30)[0])
     assert sum(r.lines for r in read) == whole.lines == len(data.split(b"\n")) - (
         1 if data.endswith(b"\n") or not data else 0
     )
-    assert [e for r in read for e in r.unpack()] == whole.unpack()
+    got = concat([r.columns for r in read])
+    assert got.ids == whole.columns.ids
+    assert got.ts.tolist() == whole.columns.ts.tolist()
     assert sum((r.rejected for r in read), start=type(whole.rejected)()) == whole.rejected
 
 
