@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import platform
 import sys
 import time
@@ -90,17 +91,20 @@ def main(argv: list[str] | None = None) -> int:
     state = out / "state"
     part_bytes = int(a.part_mb * (1 << 20))
     rows = []
+    print(f"load average before: {os.getloadavg()[0]:.2f} (other work on the machine)")
+    cpu = time.process_time()
     one = replay_sources(paths, cfg, state_dir=state, publish=False)
-    rows.append(("one process", one, 0.0))
+    rows.append(("one process", one, 0.0, time.process_time() - cpu))
     for n in (1, 2):
         t = time.perf_counter()
         with connect(f"local:{n}") as client:
             start = time.perf_counter() - t
             client.run(lambda: __import__("execution.intel.sources"))  # warm the imports
+            cpu = time.process_time()
             r = replay_sources(
                 paths, cfg, state_dir=state, publish=False, cluster=client, part_bytes=part_bytes
             )
-            rows.append((f"local:{n}", r, start))
+            rows.append((f"local:{n}", r, start, time.process_time() - cpu))
             if n == 2:
                 # the cost of a part: many tiny parts of a small log
                 small = replay_sources(paths[:1], cfg, state_dir=state, publish=False,
@@ -109,13 +113,27 @@ def main(argv: list[str] | None = None) -> int:
                                       cluster=client, part_bytes=64 << 10)  # fmt: skip
                 per_part = (tiny.read_s - small.read_s) / max(tiny.parts - small.parts, 1)
     print()
-    print("| run | parts | read s | order+fold s | total s | events/s | cluster start s "
-          "| same documents |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
-    events_n = one.expectancy["inputs"]["events"] + one.expectancy["inputs"]["rejected"]
-    for name, r, start in rows:
+    print("| run | parts | read s | order+fold s | total s | lines/s | client CPU s "
+          "| cluster start s | same documents |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name, r, start, spent in rows:
         print(f"| {name} | {r.parts} | {r.read_s:.2f} | {r.fold_s:.2f} | {r.seconds:.2f} | "
-              f"{events_n / r.seconds:,.0f} | {start:.2f} | {doc(r) == doc(one)} |")  # fmt: skip
+              f"{r.lines / r.seconds:,.0f} | {spent:.2f} | {start:.2f} | "
+              f"{doc(r) == doc(one)} |")  # fmt: skip
+    # one source: the fund path against the single-log replay (state merge of parts)
+    from execution.intel.runner import replay
+
+    print()
+    print("one source (executor0, its rotated set):")
+    single = replay_sources(paths[:1], cfg, state_dir=state, publish=False)
+    print(f"  fund path, one process: {single.seconds:.2f} s ({single.lines:,} lines)")
+    for jobs in (1, 2):
+        r1 = replay(paths[:1], cfg, state_dir=state, publish=False, jobs=jobs,
+                    parallel_min_bytes=0)  # fmt: skip
+        same = close({**r1.expectancy, "generated_at": 0}, json.loads(doc(single)))
+        print(f"  replay --jobs {jobs}: {r1.seconds:.2f} s ({r1.parallel}); "
+              f"same documents (floats within 1e-9): {same}")  # fmt: skip
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     print()
     print(f"per-part overhead on local:2: {per_part * 1e3:.1f} ms "
           f"({tiny.parts} parts of 64 KiB vs {small.parts}, one source)")  # fmt: skip
