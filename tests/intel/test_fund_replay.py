@@ -231,3 +231,29 @@ def test_a_missing_source_is_named(tmp_path):
         list_sources([str(tmp_path / "nope.jsonl")])
     with pytest.raises(InputError, match="no file matches"):
         list_sources([str(tmp_path / "*.jsonl")])
+
+
+def test_sources_by_url_through_fsspec(cfg):
+    """A URL of another protocol (here fsspec's in-memory one) is listed, its rotated
+    set found and its parts read through fsspec, with the same documents."""
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    old = [event_line("trade", 1e9 + i, i, "BTC", 1.0, "a") for i in range(6)]
+    new = [event_line("trade", 1e9 + 6 + i, 6 + i, "BTC", -2.0, "a") for i in range(6)]
+    other = [event_line("order", 1e9 + i + 0.5, 60 + i, "ETH", 1.0, "b") for i in range(9)]
+    fs.pipe("/fund/a.jsonl.1.gz", gzip.compress(b"".join(x + b"\n" for x in old)))
+    fs.pipe("/fund/a.jsonl", b"".join(x + b"\n" for x in new))
+    fs.pipe("/fund/b.jsonl", b"".join(x + b"\n" for x in other))
+    try:
+        sources = list_sources(["memory://fund/a.jsonl", "memory:///fund/b.jsonl"])
+        assert [len(s.files) for s in sources] == [2, 1]
+        parts = plan_parts(sources, 100)
+        assert len(parts) > 3
+        engine = ExpectancyEngine.from_config(cfg.intel)
+        fold_ordered(engine, parts, [read_part(p) for p in parts], 4)
+        with pytest.raises(InputError, match="no such file"):
+            list_sources(["memory://fund/missing.jsonl"])
+    finally:
+        fs.rm("/fund", recursive=True)
+    want = reference([old + new, other], ExpectancyEngine.from_config(cfg.intel))
+    assert_close(engine.document(generated_at=0.0), want)
