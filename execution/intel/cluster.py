@@ -29,14 +29,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, cast
-
-import numpy as np
+from typing import Any, TextIO
 
 from execution.config import IntelConfig
 from execution.intel import fund
-from execution.intel.columnar import apply_columns, concat
 from execution.intel.expectancy_v6 import ExpectancyEngine
+from execution.intel.ordered import OrderedFold
 from execution.intel.runner import Publisher
 from execution.intel.sources import (
     PART_BYTES,
@@ -52,7 +50,6 @@ from streaming.decode import IdTrace
 # Events per engine batch of the ordered fold.
 FOLD_BATCH = 1 << 18
 _CLUSTER = re.compile(r"^(?:local(?::(\d+))?|(?:tcp|tls)://\S+)$")
-Ints = np.ndarray[Any, np.dtype[np.int64]]
 
 
 class ClusterError(ValueError):
@@ -110,46 +107,21 @@ def connect(spec: str, *, log: TextIO | None = None) -> Iterator[Any]:
 # --- the ordered fold ---------------------------------------------------------------------
 
 
-def contract_order(parts: Sequence[Part], read: Sequence[PartEvents]) -> Ints:
-    """The positions of the parts' events (numbered over the parts in plan order) in
-    the contract order: one stable sort by (key, source, position)."""
-    counts = [r.count for r in read]
-    n = sum(counts)
-    if len({p.source for p in parts}) <= 1:
-        return np.arange(n, dtype=np.int64)  # one source: its file order
-    source = np.repeat(np.array([p.source for p in parts], np.int64), counts)
-    ts = np.concatenate([r.ts for r in read])
-    key = np.empty_like(ts)
-    bounds = np.flatnonzero(np.diff(source)) + 1  # parts are planned source by source
-    for lo, hi in zip([0, *bounds.tolist()], [*bounds.tolist(), n], strict=True):
-        np.maximum.accumulate(ts[lo:hi], out=key[lo:hi])
-    return np.lexsort((np.arange(n), source, key)).astype(np.int64)
-
-
 def fold_ordered(
     engine: ExpectancyEngine,
     parts: Sequence[Part],
     read: Sequence[PartEvents],
     batch: int = FOLD_BATCH,
+    arrival: Sequence[int] | None = None,
 ) -> IdTrace:
-    """Fold the parts' events into ``engine`` in the contract order and add their
-    reject counts. Returns the trace of the first ``horizon`` de-duplication
-    decisions (what :mod:`execution.intel.fund` needs to merge the result)."""
-    columns = concat([r.columns for r in read]) if read else None
-    order = contract_order(parts, read)
-    recent = engine.recent_ids
-    recent.trace(recent.horizon)
-    try:
-        for i in range(0, len(order), batch):
-            assert columns is not None
-            apply_columns(engine, columns, order[i : i + batch])
-    finally:
-        head = recent.untrace()
-    inputs = engine.inputs
-    for r in read:
-        inputs.rejected.update(r.rejected)
-        inputs.skipped.update(r.skipped)
-    return head
+    """Fold the parts' events into ``engine`` in the contract order, the parts
+    arriving in the order ``arrival`` (default: as planned), and add their reject
+    counts. Returns the trace of the first ``horizon`` de-duplication decisions
+    (what :mod:`execution.intel.fund` needs to merge the result)."""
+    fold = OrderedFold(engine, parts, batch)
+    for k in range(len(parts)) if arrival is None else arrival:
+        fold.add(k, read[k])
+    return fold.finish()
 
 
 # --- reading the parts ----------------------------------------------------------------------
@@ -186,42 +158,56 @@ class ClusterProgress:
 
 
 def read_local(
-    parts: Sequence[Part], on_part: Callable[[Part, PartEvents], None] | None = None
-) -> list[PartEvents]:
-    """Every part read in this process, in order."""
-    out = []
-    for p in parts:
-        out.append(read_part(p))
+    parts: Sequence[Part],
+    fold: OrderedFold,
+    on_part: Callable[[Part, PartEvents], None] | None = None,
+) -> None:
+    """Every part read in this process, in the order the fold asks for."""
+    while (k := fold.next_part()) is not None:
+        got = read_part(parts[k])
+        fold.add(k, got)
         if on_part is not None:
-            on_part(p, out[-1])
-    return out
+            on_part(parts[k], got)
 
 
 def read_on_cluster(
     client: Any,
     parts: Sequence[Part],
+    fold: OrderedFold,
     on_part: Callable[[Part, PartEvents], None] | None = None,
     on_submit: Callable[[Any, list[Any]], None] | None = None,
-) -> list[PartEvents]:
-    """Every part read by the cluster's workers (each opens its input itself), in
-    plan order. A task whose worker dies is run again by Dask; an input error
-    cancels the rest and is raised here."""
-    as_completed = distributed().as_completed
-    futures = client.map(read_part, list(parts), pure=False)
-    where = {f.key: i for i, f in enumerate(futures)}
-    out: list[PartEvents | None] = [None] * len(parts)
+) -> None:
+    """Every part read by the cluster's workers (each opens its input itself) and
+    handed to the fold as it comes back; at most two parts per worker thread are
+    out at once, the next one chosen by the fold. A task whose worker dies is run
+    again by Dask; an input error cancels the rest and is raised here."""
+    ahead = max(2, 2 * sum(client.nthreads().values()))
+    done = distributed().as_completed(with_results=True)
+    where: dict[str, int] = {}
+    out: list[Any] = []
+
+    def submit() -> None:
+        k = fold.next_part()
+        if k is not None:
+            future = client.submit(read_part, parts[k], pure=False)
+            where[future.key] = k
+            out.append(future)
+            done.add(future)
+
     try:
+        for _ in range(ahead):
+            submit()
         if on_submit is not None:
-            on_submit(client, futures)
-        for future, got in as_completed(futures, with_results=True):
-            k = where[future.key]
-            out[k] = got
+            on_submit(client, list(out))
+        for future, got in done:
+            k = where.pop(future.key)
+            fold.add(k, got)
             if on_part is not None:
                 on_part(parts[k], got)
+            submit()
     except BaseException:
-        client.cancel(futures)
+        client.cancel(out)
         raise
-    return cast(list[PartEvents], out)
 
 
 @dataclass(slots=True)
@@ -236,20 +222,10 @@ class FundResult:
     head: IdTrace
     keys: tuple[float, float] | None  # the smallest and largest key (None: no event)
     how: str = "one process"
-    read_s: float = 0.0  # listing, planning and reading every part (and the cluster's start)
-    fold_s: float = 0.0  # ordering and folding here
-
-
-def _keys(read: Sequence[PartEvents], parts: Sequence[Part]) -> tuple[float, float] | None:
-    """The smallest and largest key of the events: a source's smallest key is its
-    first event's ``ts``, its largest the largest ``ts``."""
-    firsts: dict[int, float] = {}
-    top: float | None = None
-    for p, r in zip(parts, read, strict=True):
-        if r.count:
-            firsts.setdefault(p.source, float(r.ts[0]))
-            top = max(float(r.ts.max()), top if top is not None else float(r.ts.max()))
-    return None if top is None else (min(firsts.values()), top)
+    read_s: float = 0.0  # from the start until the last part was read
+    fold_s: float = 0.0  # spent in the ordered fold (most of it while parts were read)
+    tail_s: float = 0.0  # the fold after the last part was read
+    held: int = 0  # the most events held unfolded at once
 
 
 def replay_sources(
@@ -269,32 +245,35 @@ def replay_sources(
 ) -> FundResult:
     """Replay the sources of ``paths`` into one engine in the contract order (module
     docstring) and publish once. ``cluster``: None (read here), a ``--cluster``
-    value, or a ``distributed.Client``. Every source is listed before any work
-    and every part is read before the fold: a missing or unreadable source is an
-    :class:`~streaming.inputs.InputError` naming it, and nothing is published.
+    value, or a ``distributed.Client``. Every source is listed before any work,
+    parts are folded as they become final (:class:`OrderedFold`), and the
+    documents are published only once every part was read: a missing or
+    unreadable source is an :class:`~streaming.inputs.InputError` naming it, and
+    nothing is published.
     With ``save_state`` the fund state for a later merge is written there too
     (:func:`execution.intel.fund.save_state`)."""
     started = time.perf_counter()
     sources = list_sources(list(paths), rotated=rotated)
-    parts = plan_parts(sources, part_bytes if cluster is not None else 1 << 62)
+    parts = plan_parts(sources, part_bytes)
     size = sum(p.size for p in parts)
     report = ClusterProgress(len(parts), size, progress) if progress is not None else None
+    engine = ExpectancyEngine.from_config(cfg, windows)
+    fold = OrderedFold(engine, parts)
     if cluster is None:
-        read = read_local(parts, report)
+        read_local(parts, fold, report)
         how = "one process"
     elif isinstance(cluster, str):
         with connect(cluster, log=progress) as client:
-            read = read_on_cluster(client, parts, report, on_submit)
+            read_on_cluster(client, parts, fold, report, on_submit)
         how = f"cluster {cluster}"
     else:
-        read = read_on_cluster(cluster, parts, report, on_submit)
+        read_on_cluster(cluster, parts, fold, report, on_submit)
         how = f"cluster {cluster.scheduler.address}"
     read_s = time.perf_counter() - started
-    engine = ExpectancyEngine.from_config(cfg, windows)
-    head = fold_ordered(engine, parts, read)
-    fold_s = time.perf_counter() - started - read_s
-    keys = _keys(read, parts)
-    lines = sum(r.lines for r in read)
+    head = fold.finish()
+    tail_s = time.perf_counter() - started - read_s
+    keys = fold.span()
+    lines = fold.lines
     publisher = Publisher(Path(state_dir), cfg.score, wall)
     expectancy, scores = (publisher.publish if publish else publisher.documents)(engine)
     if save_state:
@@ -303,5 +282,5 @@ def replay_sources(
     how = f"{how}, {len(sources)} source(s), {len(parts)} part(s)"
     return FundResult(
         expectancy, scores, sources, len(parts), lines, seconds, engine, head, keys, how,
-        read_s, fold_s,
+        read_s, fold.spent, tail_s, fold.held_max,
     )  # fmt: skip

@@ -160,3 +160,23 @@ def apply_columns(engine: ExpectancyEngine, cols: EventColumns, at: np.ndarray[A
         block = Block(tiled["ts"], tiled, side_codes, Segments(side_codes), groups.total)
         for pair in engine._sides:
             pair[side].absorb(block)
+
+
+def take(cols: EventColumns, rows: np.ndarray[Any, Any]) -> EventColumns:
+    """The events at ``rows`` (positions in ``cols``), in that order."""
+    is_trade = cols.is_trade[rows]
+    at = cols.row[rows]
+    trade_rows, order_rows = at[is_trade], at[~is_trade]
+    row = np.empty(len(rows), np.int64)
+    row[is_trade] = np.arange(len(trade_rows))
+    row[~is_trade] = np.arange(len(order_rows))
+    return EventColumns(
+        ts=cols.ts[rows],
+        ids=_pick(cols.ids, rows.tolist()),
+        is_trade=is_trade,
+        row=row,
+        cell=cols.cell[rows],
+        cells=cols.cells,
+        trades={k: v[trade_rows] for k, v in cols.trades.items()},
+        orders={k: v[order_rows] for k, v in cols.orders.items()},
+    )
