@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print(f"load average before: {os.getloadavg()[0]:.2f} (other work on the machine)")
     cpu = time.process_time()
-    one = replay_sources(paths, cfg, state_dir=state, publish=False)
+    one = replay_sources(paths, cfg, state_dir=state, publish=False, part_bytes=part_bytes)
     rows.append(("one process", one, 0.0, time.process_time() - cpu))
     for n in (1, 2):
         t = time.perf_counter()
@@ -113,26 +113,30 @@ def main(argv: list[str] | None = None) -> int:
                                       cluster=client, part_bytes=64 << 10)  # fmt: skip
                 per_part = (tiny.read_s - small.read_s) / max(tiny.parts - small.parts, 1)
     print()
-    print("| run | parts | read s | order+fold s | total s | lines/s | client CPU s "
-          "| cluster start s | same documents |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| run | parts | all read s | fold s | after the last part s | total s | lines/s "
+          "| client CPU s | most events held | cluster start s | same documents |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, r, start, spent in rows:
-        print(f"| {name} | {r.parts} | {r.read_s:.2f} | {r.fold_s:.2f} | {r.seconds:.2f} | "
-              f"{r.lines / r.seconds:,.0f} | {spent:.2f} | {start:.2f} | "
-              f"{doc(r) == doc(one)} |")  # fmt: skip
+        print(f"| {name} | {r.parts} | {r.read_s:.2f} | {r.fold_s:.2f} | {r.tail_s:.2f} | "
+              f"{r.seconds:.2f} | {r.lines / r.seconds:,.0f} | {spent:.2f} | {r.held:,} | "
+              f"{start:.2f} | {doc(r) == doc(one)} |")  # fmt: skip
     # one source: the fund path against the single-log replay (state merge of parts)
     from execution.intel.runner import replay
 
     print()
     print("one source (executor0, its rotated set):")
+    cpu = time.process_time()
     single = replay_sources(paths[:1], cfg, state_dir=state, publish=False)
-    print(f"  fund path, one process: {single.seconds:.2f} s ({single.lines:,} lines)")
+    print(f"  fund path, one process: {single.seconds:.2f} s, "
+          f"{time.process_time() - cpu:.2f} CPU-s ({single.lines:,} lines)")  # fmt: skip
     for jobs in (1, 2):
+        cpu = time.process_time()
         r1 = replay(paths[:1], cfg, state_dir=state, publish=False, jobs=jobs,
                     parallel_min_bytes=0)  # fmt: skip
+        spent = time.process_time() - cpu
         same = close({**r1.expectancy, "generated_at": 0}, json.loads(doc(single)))
-        print(f"  replay --jobs {jobs}: {r1.seconds:.2f} s ({r1.parallel}); "
-              f"same documents (floats within 1e-9): {same}")  # fmt: skip
+        print(f"  replay --jobs {jobs}: {r1.seconds:.2f} s, {spent:.2f} CPU-s of this process "
+              f"({r1.parallel}); same documents (floats within 1e-9): {same}")  # fmt: skip
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print()
     print(f"per-part overhead on local:2: {per_part * 1e3:.1f} ms "
