@@ -12,8 +12,9 @@ order, as in :func:`~execution.intel.runner.replay`.
 
 How: the parts of the input (:mod:`execution.intel.sources`) are decoded where
 they are read — by Dask workers with ``cluster``, else here — into the columns
-of their valid events; this process orders them by (key, source, position) with
-one stable sort and folds them through the engine's own path, batch by batch:
+of their valid events; this process orders them by (key, source, position) as
+they become final (:class:`~execution.intel.ordered.OrderedFold`) and folds them
+through the engine's own path, batch by batch (:mod:`execution.intel.columnar`):
 de-duplication over the horizon of recent ids, ``max_groups`` admission in order
 of first sight, every window. Nothing that depends on the order runs on a worker,
 so the result does not depend on how the input was cut or where a part ran, and
