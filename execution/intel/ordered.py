@@ -104,6 +104,9 @@ class OrderedFold:
             self._fold(final=False)
 
     def _fold(self, *, final: bool) -> None:
+        """Fold the final events held, in whole batches of the contract order unless
+        ``final`` (so the batches, and with them every rounding, are the same
+        whatever order the parts came back in)."""
         if self.pool is None or not len(self.keys):
             return
         behind = [
@@ -112,15 +115,17 @@ class OrderedFold:
         if behind and not final:
             key, src = min(behind)
             ready = (self.keys < key) | ((self.keys == key) & (self.source < src))
-            if int(ready.sum()) < self.batch:
-                return
             at = np.flatnonzero(ready)
         else:
             at = np.arange(len(self.keys))
         order = at[np.lexsort((at, self.source[at], self.keys[at]))]
+        if not final:
+            order = order[: len(order) - len(order) % self.batch]
+        if not len(order):
+            return
         for i in range(0, len(order), self.batch):
             apply_columns(self.engine, self.pool, order[i : i + self.batch])
-        rest = np.setdiff1d(np.arange(len(self.keys)), at, assume_unique=True)
+        rest = np.setdiff1d(np.arange(len(self.keys)), order)
         self.pool = take(self.pool, rest) if len(rest) else None
         self.keys, self.source = self.keys[rest], self.source[rest]
 

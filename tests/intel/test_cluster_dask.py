@@ -46,7 +46,7 @@ def fund_doc(result: Any) -> dict[str, Any]:
     return {**result.expectancy, "generated_at": 0.0}
 
 
-@settings(max_examples=min(settings.default.max_examples, 8))
+@settings(max_examples=min(settings.default.max_examples, 5))
 @given(fund_logs(max_sources=3, max_lines=40))
 def test_parts_read_on_worker_processes_fold_to_the_contract_order(client, cfg, sources):
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,7 +115,7 @@ def test_a_corrupt_source_read_on_a_worker_is_named(client, cfg, tmp_path):
 def test_a_worker_killed_while_parts_are_read(client, cfg, tmp_path):
     """SIGKILL to a worker process that has parts assigned: its nanny starts a new
     one, Dask reads the lost parts again, and every figure is unchanged."""
-    paths, sources = big_sources(tmp_path / "in", n=3, lines=6000)
+    paths, sources = big_sources(tmp_path / "in", n=3, lines=3000)
     killed: list[str] = []
 
     def kill_a_busy_worker(c: Any, futures: list[Any]) -> None:

@@ -70,6 +70,10 @@ def test_parts_of_any_size_fold_to_the_contract_order(  # noqa: PLR0917 - one pe
         engine = engine_of(policy)
         fold_ordered(engine, parts, read, batch, arrival)
         got = engine.document(generated_at=0.0)
+        planned = engine_of(policy)
+        fold_ordered(planned, parts, read, batch)
+    # the batches do not depend on the arrival order: the same document to the bit
+    assert planned.document(generated_at=0.0) == got
     assert_close(got, reference(sources, engine_of(policy)))
 
 
@@ -142,7 +146,7 @@ def test_a_rotated_source_and_a_glob(cfg, tmp_path):
 # --- merge of saved states ------------------------------------------------------------------
 
 
-@settings(max_examples=min(settings.default.max_examples, 30))
+@settings(max_examples=min(settings.default.max_examples, 20))
 @given(fund_logs(max_sources=3, max_lines=15), POLICIES)
 def test_merge_of_per_source_states_is_the_contract_or_refused(cfg, sources, policy):
     """Each source replayed and saved alone, then merged: the fund view of all of
