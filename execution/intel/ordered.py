@@ -45,7 +45,7 @@ class OrderedFold:
         self.top = [-np.inf] * sources  # running key of each source's parts taken
         self.first: dict[int, float] = {}  # each source's first ts
         self.waiting: dict[int, PartEvents] = {}
-        self.pool: EventColumns | None = None
+        self.pool: list[EventColumns] = []  # held events, joined only to fold
         self.keys: Floats = np.zeros(0)
         self.source: Ints = np.zeros(0, np.int64)
         self.lines = 0
@@ -96,8 +96,7 @@ class OrderedFold:
             self.first.setdefault(s, float(got.ts[0]))
             new.append((got.columns, keys))
         if new:
-            held = [] if self.pool is None else [self.pool]
-            self.pool = concat([*held, *(c for c, _ in new)])
+            self.pool += [c for c, _ in new]
             self.keys = np.concatenate([self.keys, *(key for _, key in new)])
             self.source = np.concatenate([self.source, np.full(sum(len(key) for _, key in new), s)])
             self.held_max = max(self.held_max, len(self.keys))
@@ -107,7 +106,7 @@ class OrderedFold:
         """Fold the final events held, in whole batches of the contract order unless
         ``final`` (so the batches, and with them every rounding, are the same
         whatever order the parts came back in)."""
-        if self.pool is None or not len(self.keys):
+        if not len(self.keys):
             return
         behind = [
             (self.top[s], s) for s in range(len(self.queue)) if self.taken[s] < len(self.queue[s])
@@ -123,10 +122,11 @@ class OrderedFold:
             order = order[: len(order) - len(order) % self.batch]
         if not len(order):
             return
+        pool = concat(self.pool)
         for i in range(0, len(order), self.batch):
-            apply_columns(self.engine, self.pool, order[i : i + self.batch])
+            apply_columns(self.engine, pool, order[i : i + self.batch])
         rest = np.setdiff1d(np.arange(len(self.keys)), order)
-        self.pool = take(self.pool, rest) if len(rest) else None
+        self.pool = [take(pool, rest)] if len(rest) else []
         self.keys, self.source = self.keys[rest], self.source[rest]
 
     def finish(self) -> IdTrace:
