@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	@echo "== building $(VENV) from pyproject.toml (about a minute, once) =="
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --progress-bar off --upgrade pip
-	$(PY) -m pip install --progress-bar off -e '.[dev]'
+	$(PY) -m pip install --progress-bar off -e '.[dev,dask]'
 	touch $(STAMP)
 	@echo "== $(VENV) ready =="
 

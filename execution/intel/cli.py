@@ -1,6 +1,8 @@
 """Command line of Execution Intelligence v6 (architecture §6)::
 
     python -m execution.intel replay FILE...   [--state-dir DIR] [--config FILE] [--window SPEC]...
+                                               [--cluster local[:N]|tcp://HOST:PORT] [--save-state]
+    python -m execution.intel merge DIR...     --state-dir OUT [--config FILE]
     python -m execution.intel follow FILE      [--state-dir DIR] [--checkpoint FILE] [--interval S]
     python -m execution.intel show             [--state-dir DIR] [--top N]
     python -m execution.intel show --history SYMBOL [--window W] [--json]
@@ -11,6 +13,11 @@ of the ranking. ``follow`` tails a live log across rotation and truncation,
 publishes on the throttle, resumes from its checkpoint, and on SIGINT/SIGTERM
 stops with a final publish. ``show`` prints the published ranking, or with
 ``--history`` a symbol's (or ``FUND``'s) snapshot history (docs/history.md).
+
+Several FILEs (one log per executor; a glob for many) replay into one fund view
+in the contract order of ``docs/scale-out.md``; ``--cluster`` reads them on Dask
+workers. ``merge`` combines states saved by ``replay --save-state`` where that is
+exact, and refuses otherwise.
 
 Exit status: 0 on success; 2 for a missing file, bad configuration or bad
 arguments; 3 when a checkpoint exists but cannot be used. Every error is one line
@@ -204,6 +211,8 @@ def _lock(state_dir: str) -> StateDirLock:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    if args.cluster is not None or len(args.files) > 1 or args.save_state:
+        return cmd_replay_fund(args)
     cfg = _config(args.config)
     if args.jobs is not None and args.jobs < 1:
         raise CliError("--jobs must be at least 1")
@@ -242,6 +251,83 @@ def cmd_replay(args: argparse.Namespace) -> int:
             f"history: {result.snapshots} new snapshot(s) every {cfg.history.cadence_s} s "
             f"of event time in {state / cfg.history.file}"
         )
+    return 0
+
+
+def cmd_replay_fund(args: argparse.Namespace) -> int:
+    """Several sources, or ``--cluster``: one fund view in the contract order
+    (:mod:`execution.intel.cluster`)."""
+    from execution.intel.cluster import (  # noqa: PLC0415 - only this command needs it
+        ClusterError,
+        cluster_problem,
+        replay_sources,
+    )
+
+    cfg = _config(args.config)
+    if args.jobs is not None:
+        raise CliError("--jobs applies to one log without --cluster")
+    problem = cluster_problem(args.cluster) if args.cluster is not None else None
+    if problem:
+        raise CliError(problem)
+    if args.part_mb <= 0:
+        raise CliError("--part-mb must be positive")
+    _positive_top(args.top)
+    windows = _windows(args.window)
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    lock = _lock(args.state_dir)
+    try:
+        result = replay_sources(
+            args.files,
+            cfg,
+            state_dir=args.state_dir,
+            windows=windows,
+            rotated=not args.no_rotated,
+            cluster=args.cluster,
+            part_bytes=int(args.part_mb * (1 << 20)),
+            progress=sys.stderr,
+            save_state=args.save_state,
+        )
+    except (InputError, ClusterError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        lock.release()
+    rate = result.lines / max(result.seconds, 1e-9)
+    print(
+        f"replayed {len(result.sources)} source(s) ({result.how}), {result.lines:,} lines in "
+        f"{result.seconds:.2f}s ({rate:,.0f} lines/s): {_inputs_line(result.expectancy)}"
+    )
+    print(format_table(result.scores, args.top))
+    state = Path(args.state_dir)
+    print(f"wrote {state / EXPECTANCY_FILE} and {state / SCORES_FILE}")
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Fund states saved by ``replay --save-state`` merged exactly, or refused."""
+    from execution.intel.fund import FundStateError, merge_states  # noqa: PLC0415
+
+    cfg = _config(args.config)
+    _positive_top(args.top)
+    windows = _windows(args.window)
+    out = Path(args.state_dir).resolve()
+    if any(Path(d).resolve() == out for d in args.dirs):
+        raise CliError(f"--state-dir {args.state_dir} is one of the states to merge")
+    lock = _lock(args.state_dir)
+    try:
+        expectancy, scores, merged = merge_states(
+            args.dirs, cfg, state_dir=args.state_dir, windows=windows
+        )
+    except FundStateError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        lock.release()
+    print(
+        f"merged {len(args.dirs)} state(s), {len(merged.sources)} source(s): "
+        f"{_inputs_line(expectancy)}"
+    )
+    print(format_table(scores, args.top))
+    state = Path(args.state_dir)
+    print(f"wrote {state / EXPECTANCY_FILE} and {state / SCORES_FILE}")
     return 0
 
 
@@ -354,7 +440,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes for a large log (default: the cores, at most 4; 1: one process)",
     )
+    p.add_argument(
+        "--cluster",
+        metavar="SPEC",
+        help="read on Dask: local[:N] (N worker processes) or tcp://HOST:PORT (a scheduler)",
+    )
+    p.add_argument(
+        "--part-mb", type=float, default=32.0, help="MiB of a plain file per part (--cluster)"
+    )
+    p.add_argument(
+        "--save-state",
+        action="store_true",
+        help="also write the engine state to STATE_DIR, for a later merge",
+    )
     p.set_defaults(run=cmd_replay)
+
+    p = sub.add_parser("merge", parents=[conf], help="merge saved fund states exactly (or refuse)")
+    p.add_argument("dirs", nargs="+", metavar="STATE_DIR")
+    p.add_argument("--state-dir", required=True, help="the merged documents go here")
+    p.add_argument("--window", action="append", metavar="SPEC", help="as given to replay")
+    p.add_argument("--top", type=int, default=20, help="rows of the ranking to print")
+    p.set_defaults(run=cmd_merge)
 
     p = sub.add_parser("follow", parents=[state, conf], help="tail a live log and publish")
     p.add_argument("file", metavar="FILE")

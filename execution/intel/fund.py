@@ -1,0 +1,222 @@
+"""Saved fund states and their exact merge (``merge DIR... --state-dir OUT``).
+
+A state saved by ``replay --save-state`` (:func:`save_state`) is the engine state
+with what an exact merge needs besides: the configuration it was built with, its
+sources, the smallest and largest key of its events (the contract order's key,
+:mod:`execution.intel.cluster`) and the head of its de-duplication — the ids it
+offered to the recent ids, and which were duplicates, up to its ``horizon``-th
+addition (:class:`~streaming.decode.IdTrace`).
+
+An engine state holds folds, not events, so states can be merged only where the
+contract order puts all of one state's events before all of the next one's:
+:func:`merge_states` orders the states by their keys and merges them when
+
+* the key ranges do not overlap (at an equal key, the state given first is first);
+* each state's head decides alike after the recent ids of the states before it
+  (no duplicate across the states that one pass would have rejected);
+* the groups fit under ``max_groups`` (:meth:`ExpectancyEngine.mergeable`);
+* every state was built with the same windows and policy as the configuration.
+
+Anything else is a :class:`FundStateError` naming the state and the reason, and
+nothing is published: replay the logs together instead. A follower's checkpoint
+carries no keys or head and is refused as such.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from execution.config import IntelConfig
+from execution.intel.expectancy_v6 import EngineStateError, ExpectancyEngine
+from execution.intel.runner import Publisher, head_agrees
+from streaming.atomic import atomic_write_bytes
+from streaming.decode import IdTrace
+
+FUND_STATE_FILE: Final = "expectancy_v6.fund-state.json"
+FUND_STATE_FORMAT: Final = "expectancy_v6-fund-state"
+FUND_STATE_VERSION: Final = 1
+
+
+class FundStateError(ValueError):
+    """A state that is missing, damaged, of another configuration, or that cannot be
+    merged exactly with the others."""
+
+
+@dataclass(slots=True)
+class FundState:
+    where: Path
+    engine: ExpectancyEngine
+    sources: list[str]
+    keys: tuple[float, float] | None
+    head: IdTrace
+
+
+def config_of(engine: ExpectancyEngine) -> dict[str, Any]:
+    """What a state depends on: its windows and its whole fold policy."""
+    return {
+        "windows": [w.spec for w in engine.windows],
+        "policy": dataclasses.asdict(engine.policy),
+    }
+
+
+def head_state(head: IdTrace) -> dict[str, Any]:
+    return {"limit": head.limit, "ids": head.ids, "dups": head.dups}
+
+
+def head_from(state: Mapping[str, Any]) -> IdTrace:
+    head = IdTrace(int(state["limit"]))
+    head.note([str(k) for k in state["ids"]], [int(i) for i in state["dups"]])
+    return head
+
+
+def save_state(
+    state_dir: str | Path,
+    engine: ExpectancyEngine,
+    *,
+    sources: Sequence[str],
+    keys: tuple[float, float] | None,
+    head: IdTrace,
+) -> Path:
+    """Write the fund state atomically to ``state_dir``; returns its path."""
+    doc = {
+        "format": FUND_STATE_FORMAT,
+        "version": FUND_STATE_VERSION,
+        "config": config_of(engine),
+        "sources": list(sources),
+        "keys": None if keys is None else list(keys),
+        "head": head_state(head),
+        "engine": engine.to_state(),
+    }
+    path = Path(state_dir) / FUND_STATE_FILE
+    atomic_write_bytes(path, msgspec.json.encode(doc))
+    return path
+
+
+def load_state(
+    state_dir: str | Path, cfg: IntelConfig, windows: Iterable[str] | None = None
+) -> FundState:
+    """The fund state in ``state_dir``, restored into an engine of the configuration;
+    a state of another configuration is refused."""
+    where = Path(state_dir)
+    path = where / FUND_STATE_FILE
+    try:
+        doc = msgspec.json.decode(path.read_bytes())
+    except FileNotFoundError:
+        raise FundStateError(
+            f"{where}: no {FUND_STATE_FILE} (write one with replay --save-state; "
+            "a follower's checkpoint cannot be merged exactly)"
+        ) from None
+    except OSError as exc:
+        raise FundStateError(f"{path}: {exc.strerror or exc}") from None
+    except msgspec.DecodeError as exc:
+        raise FundStateError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FUND_STATE_FORMAT:
+        raise FundStateError(f"{path}: not a fund state")
+    if doc.get("version") != FUND_STATE_VERSION:
+        raise FundStateError(f"{path}: fund state version {doc.get('version')!r} not supported")
+    engine = ExpectancyEngine.from_config(cfg, windows)
+    mine, theirs = config_of(engine), doc.get("config")
+    if theirs != mine:
+        raise FundStateError(f"{where}: built with another configuration: {_differ(theirs, mine)}")
+    try:
+        engine.restore(doc["engine"])
+        keys = doc["keys"]
+        return FundState(
+            where,
+            engine,
+            [str(s) for s in doc["sources"]],
+            None if keys is None else (float(keys[0]), float(keys[1])),
+            head_from(doc["head"]),
+        )
+    except EngineStateError as exc:
+        raise FundStateError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise FundStateError(f"{path}: damaged fund state ({exc!r})") from None
+
+
+def _differ(theirs: Any, mine: Mapping[str, Any]) -> str:
+    if not isinstance(theirs, Mapping):
+        return "no configuration recorded"
+    out = []
+    if theirs.get("windows") != mine["windows"]:
+        out.append(f"windows {theirs.get('windows')} (the configuration {mine['windows']})")
+    got = theirs.get("policy")
+    policy: Mapping[str, Any] = got if isinstance(got, Mapping) else {}
+    for k, v in mine["policy"].items():
+        if policy.get(k) != v:
+            out.append(f"{k} {policy.get(k)!r} (the configuration {v!r})")
+    return ", ".join(out) or "differs"
+
+
+def merge_order(states: Sequence[FundState]) -> list[FundState]:
+    """The states in the contract order of their events; a :class:`FundStateError`
+    when two overlap in key (their events interleave in that order)."""
+    ranked = sorted(
+        (i for i, s in enumerate(states) if s.keys is not None),
+        key=lambda i: (states[i].keys, i),
+    )
+    for a, b in itertools.pairwise(ranked):
+        ka, kb = states[a].keys, states[b].keys
+        assert ka is not None and kb is not None
+        if ka[1] > kb[0] or (ka[1] == kb[0] and a > b):
+            raise FundStateError(
+                f"{states[a].where} and {states[b].where} overlap in event time "
+                f"({ka[0]!r}..{ka[1]!r} and {kb[0]!r}..{kb[1]!r}): their events interleave, "
+                "which folded states cannot reproduce; replay their logs together"
+            )
+    empty = [s for s in states if s.keys is None]
+    return [*(states[i] for i in ranked), *empty]
+
+
+def merge_states(
+    dirs: Sequence[str | Path],
+    cfg: IntelConfig,
+    *,
+    state_dir: str | Path,
+    windows: Iterable[str] | None = None,
+    publish: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any], FundState]:
+    """Merge the fund states of ``dirs`` exactly (module docstring), publish the
+    documents to ``state_dir`` and save the merged fund state there."""
+    specs = list(windows) if windows else None
+    states = [load_state(d, cfg, specs) for d in dirs]
+    ordered = merge_order(states)
+    total = ordered[0]
+    horizon = total.engine.recent_ids.horizon
+    head = IdTrace(horizon)
+    head.note(total.head.ids, total.head.dups)
+    for nxt in ordered[1:]:
+        if not head_agrees(total.engine.recent_ids, nxt.head):
+            raise FundStateError(
+                f"{nxt.where}: ids of its first events are duplicates of ids in "
+                f"{', '.join(str(s.where) for s in ordered if s is not nxt)} within the "
+                "de-duplication horizon; replay their logs together"
+            )
+        if not total.engine.mergeable(nxt.engine):
+            raise FundStateError(
+                f"{nxt.where}: the merged groups would exceed max_groups "
+                f"{total.engine.max_groups}; replay the logs together"
+            )
+        total.engine.merge(nxt.engine)
+        head.note(nxt.head.ids, nxt.head.dups)
+    keys = [s.keys for s in ordered if s.keys is not None]
+    span = (min(k[0] for k in keys), max(k[1] for k in keys)) if keys else None
+    merged = FundState(
+        Path(state_dir),
+        total.engine,
+        [src for s in states for src in s.sources],
+        span,
+        head,
+    )
+    publisher = Publisher(Path(state_dir), cfg.score)
+    expectancy, scores = (publisher.publish if publish else publisher.documents)(merged.engine)
+    if publish:
+        save_state(state_dir, merged.engine, sources=merged.sources, keys=span, head=head)
+    return expectancy, scores, merged
