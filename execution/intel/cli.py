@@ -332,6 +332,15 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_follow(args: argparse.Namespace) -> int:
+    # from the start: a stop asked for while the follower starts up takes effect at its
+    # first poll, with a checkpoint, instead of killing it half-way
+    stop = {"signal": 0}
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop["signal"] = signum
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
     cfg = _config(args.config)
     if args.interval is not None and args.interval < 0:
         raise CliError("--interval must not be negative")
@@ -353,12 +362,12 @@ def cmd_follow(args: argparse.Namespace) -> int:
         _regular(path, "checkpoint")
     lock = _lock(args.state_dir)
     try:
-        return _follow(args, cfg)
+        return _follow(args, cfg, stop)
     finally:
         lock.release()
 
 
-def _follow(args: argparse.Namespace, cfg: IntelConfig) -> int:
+def _follow(args: argparse.Namespace, cfg: IntelConfig, stop: dict[str, int]) -> int:
     try:
         runner = FollowRunner(
             args.file,
@@ -375,13 +384,6 @@ def _follow(args: argparse.Namespace, cfg: IntelConfig) -> int:
         raise CliError(str(exc), EXIT_CHECKPOINT) from None
     except EngineStateError as exc:
         raise CliError(f"cannot resume: {exc}", EXIT_CHECKPOINT) from None
-    stop = {"signal": 0}
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop["signal"] = signum
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
     generation = runner.stats.resumed_from
     resumed = f" (resumed from the {generation} checkpoint)" if generation else ""
     logging.getLogger("intel").info("following %s%s", args.file, resumed)

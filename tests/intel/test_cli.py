@@ -238,10 +238,11 @@ def test_follow_of_a_file_not_there_yet_waits_with_wait(tmp_path):
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     try:
-        time.sleep(1.5)
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the process is up and waiting (however loaded)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
     assert proc.returncode == 0
-    assert "later.jsonl does not exist yet; waiting for it" in err
+    assert "later.jsonl does not exist yet; waiting for it" in first + err

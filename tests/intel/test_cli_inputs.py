@@ -157,7 +157,7 @@ def test_sigterm_stops_follow_within_a_poll_interval_with_a_checkpoint(tmp_path)
     checkpointed, the rest waits for the restart."""
     log = tmp_path / "m.jsonl"
     with log.open("wb") as fh:
-        for chunk in range(40):
+        for chunk in range(60):
             fh.write(b"".join(line(trade(1.0, ts=1e9 + chunk * 5000 + i)) + b"\n"
                               for i in range(5000)))  # fmt: skip
     state = tmp_path / "state"
@@ -174,9 +174,12 @@ def test_sigterm_stops_follow_within_a_poll_interval_with_a_checkpoint(tmp_path)
     finally:
         proc.kill()
     assert proc.returncode == 0
-    assert took < 3.0, took  # one poll interval (0.2 s) and the final commit
+    # one poll interval (0.2 s) and the final commit, with room for a loaded machine
+    assert took < 10.0, took
     loaded = CheckpointStore(ckpt).load()
-    assert loaded is not None and loaded.payload["position"]["files"][0]["offset"] > 0
+    assert loaded is not None
+    # what was read is checkpointed; the backlog (eight polls) was not drained first
+    assert 0 < loaded.payload["position"]["files"][0]["offset"] < log.stat().st_size
 
 
 class TestWindowBounds:
