@@ -35,7 +35,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 def replay_rss(log: Path, state: Path, config: Path | None) -> tuple[float, float, str]:
     """Seconds and peak RSS (MB) of one replay process, with its stderr."""
     cmd = [sys.executable, "-m", "execution.intel", "replay", str(log), "--state-dir",
-           str(state), "--top", "1", "--jobs", "1"]  # fmt: skip
+           str(state), "--top", "1", "--jobs", "1", "--no-history"]  # fmt: skip
     if config is not None:
         cmd += ["--config", str(config)]
     # a fresh interpreter per measurement, so RUSAGE_CHILDREN holds this one only

@@ -139,7 +139,8 @@ def measure(cmd: list[str]) -> dict[str, Any]:
 
 
 def engine_cmd(path: str, state_dir: str, jobs: int | None = None) -> list[str]:
-    cmd = [sys.executable, "-m", "execution.intel", "replay", path, "--state-dir", state_dir]
+    cmd = [sys.executable, "-m", "execution.intel", "replay", path, "--state-dir", state_dir,
+           "--no-history"]  # the fold alone: bench_history measures the history
     return cmd if jobs is None else [*cmd, "--jobs", str(jobs)]
 
 
