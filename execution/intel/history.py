@@ -165,6 +165,26 @@ def rounded(rec: Record) -> Record:
     return {k: _round(k, v) for k, v in rec.items()}
 
 
+def rerank(records: Sequence[Record]) -> None:
+    """Rank ``records`` (one window's) by their stored, rounded score, best first,
+    ties by symbol: the rank then follows from what is stored alone, not from the
+    last bits of a score that another chunking of the same log rounds alike.
+
+    >>> recs = [{"symbol": "B", "score": 0.5}, {"symbol": "A", "score": 0.5},
+    ...         {"symbol": "C", "score": None}]
+    >>> rerank(recs); [(r["symbol"], r["rank"]) for r in recs]
+    [('B', 2), ('A', 1), ('C', None)]
+    """
+    scored = sorted(
+        (r for r in records if r.get("score") is not None),
+        key=lambda r: (-r["score"], r["symbol"]),
+    )
+    for r in records:
+        r["rank"] = None
+    for i, r in enumerate(scored, 1):
+        r["rank"] = i
+
+
 def symbol_record(
     bucket: int, window: str, symbol: str, figures: Mapping[str, Any], score: Mapping[str, Any]
 ) -> Record:
@@ -254,7 +274,9 @@ def snapshot(
             r["as_of"] = as_of
         f = fund_record(bucket, w, recs)
         f["as_of"] = as_of
-        symbols += map(rounded, recs)
+        stored = [rounded(r) for r in recs]
+        rerank(stored)
+        symbols += stored
         fund.append(rounded(f))
     return Snapshot(bucket, as_of, symbols, fund)
 

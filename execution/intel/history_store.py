@@ -261,7 +261,7 @@ def _read(
     if not Path(path).is_file():
         raise HistoryError(f"{path}: no history (replay or follow a log first)")
     try:
-        db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
         try:
             order = " ORDER BY bucket, window" if kind else ""
             rows = db.execute(sql + order, args).fetchall()

@@ -365,3 +365,84 @@ def test_show_history_of_a_symbol_absent_from_the_window_is_an_error(tmp_path):
         assert "no records of ONLY50T under the window all" in str(exc)
     else:
         raise AssertionError("an empty history was shown")
+
+
+def twin_lines(symbols: int = 12, trades: int = 40) -> list[bytes]:
+    """Symbols with the very same trades (a stop at −1 R, a target at +2 R, in one
+    shared pattern), interleaved: their scores are equal, so only the rounding of
+    one chunking against another could order them."""
+    out = []
+    pattern = [2.0 if (i * 7) % 5 < 2 else -1.0 for i in range(trades)]
+    for i, r in enumerate(pattern):
+        for s in range(symbols):
+            ts = 1_000_000.0 + (i * symbols + s) * 37.0
+            out.append(json.dumps({"event": "trade", "ts": ts, "symbol": f"S{s:02d}",
+                                   "trade_id": f"t{i}-{s}", "pnl_usd": 100.0 * r,
+                                   "risk_usd": 100.0}).encode())  # fmt: skip
+    return out
+
+
+def test_ranks_follow_the_stored_scores_whatever_the_chunking():
+    """Symbols whose stored (rounded) scores are equal rank by symbol in every
+    chunking: the rank is a function of what is stored, not of the last bits of a
+    score that another chunking computes a little differently."""
+    data = twin_lines()
+    whole = take_all([data])[0]
+    assert whole
+    for cut in (185, 301):
+        assert take_all([data[:cut], data[cut:]])[0] == whole
+    for snap in whole:
+        for w in WINDOWS:
+            recs = [r for r in snap.symbols if r["window"] == w and r["score"] is not None]
+            order = sorted(recs, key=lambda r: (-r["score"], r["symbol"]))
+            assert [r["rank"] for r in order] == list(range(1, len(order) + 1))
+
+
+def test_a_score_a_last_bit_higher_does_not_outrank_an_equal_stored_one(monkeypatch):
+    """Two symbols whose scores differ only in the last bits store the same rounded
+    score; the one first by name ranks first (before: the last bits decided)."""
+    import execution.intel.history as history_mod
+
+    real = history_mod.score_symbols
+
+    def last_bit_apart(*args, **kwargs):  # S11 a last bit above its twin S00
+        doc = real(*args, **kwargs)
+        for e in doc["symbols"]:
+            if e["symbol"] == "S11" and e["score"] is not None:
+                e["score"] = math.nextafter(e["score"], math.inf)
+        doc["symbols"].sort(key=lambda e: (-(e["score"] or 0.0), e["symbol"]))
+        for rank, e in enumerate(doc["symbols"], 1):
+            e["rank"] = rank
+        return doc
+
+    monkeypatch.setattr(history_mod, "score_symbols", last_bit_apart)
+    engine = ExpectancyEngine(WINDOWS, scratch_epsilon_r=0.05)
+    engine.feed_many(twin_lines())
+    snap = snapshot(engine.document(generated_at=0.0), 0, WINDOWS, SCORE)
+    for w in ("all", "20t"):  # the twins' trades alike (a time window cuts them apart)
+        recs = {r["symbol"]: r for r in snap.symbols if r["window"] == w}
+        assert recs["S00"]["score"] is not None
+        assert recs["S00"]["score"] == recs["S11"]["score"]
+        assert recs["S00"]["rank"] < recs["S11"]["rank"]
+
+
+def test_a_state_directory_named_like_a_uri_is_read_as_named(tmp_path, capsys):
+    """``?``, ``#`` and ``%41`` in the state directory's path are path characters:
+    show reads the history that replay wrote there, and creates no other file."""
+    log = write_log(tmp_path, 600)
+    cfg_file = tmp_path / "intel.json"
+    cfg_file.write_bytes(msgspec.json.encode(config()))
+    (tmp_path / "pAx").mkdir()  # what "p%41x" would decode to
+    state = tmp_path / "p%41x?q#h"
+    assert main(["replay", str(log), "--state-dir", str(state), "--config", str(cfg_file)]) == 0
+    capsys.readouterr()
+    args = ["show", "--state-dir", str(state), "--config", str(cfg_file), "--history", "FUND"]
+    assert main([*args, "--json", "--window", "all"]) == 0
+    out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["bucket"] for r in out] == [
+        r["bucket"] for r in read_fund(state / "history_v6.sqlite", "all")
+    ]
+    assert out
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["router_metrics.jsonl", "intel.json", "pAx", state.name]
+    )
