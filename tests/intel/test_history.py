@@ -14,6 +14,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import execution.intel.history as history_mod
 from benchmarks.generate import events as generated
 from execution.config import (
     ConfigError,
@@ -401,8 +402,6 @@ def test_ranks_follow_the_stored_scores_whatever_the_chunking():
 def test_a_score_a_last_bit_higher_does_not_outrank_an_equal_stored_one(monkeypatch):
     """Two symbols whose scores differ only in the last bits store the same rounded
     score; the one first by name ranks first (before: the last bits decided)."""
-    import execution.intel.history as history_mod
-
     real = history_mod.score_symbols
 
     def last_bit_apart(*args, **kwargs):  # S11 a last bit above its twin S00
