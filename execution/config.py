@@ -272,7 +272,10 @@ def load_file(path: str | Path, kind: type[_T]) -> _T:
     try:
         return msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
-        detail = _locate(msgspec.json.decode(raw), kind, "$") or _one_line(exc)
+        try:  # the untyped value, to name the field; a number beyond float has none
+            detail = _locate(msgspec.json.decode(raw), kind, "$") or _one_line(exc)
+        except msgspec.DecodeError:
+            detail = _one_line(exc)
         raise ConfigError(f"{path}: {detail}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({_one_line(exc)})") from None

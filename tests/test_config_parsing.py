@@ -161,3 +161,13 @@ def test_cli_reports_bad_config_in_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "risk_limits.json" in lines[0] and "$.daily_loss_limit_usd" in lines[0]
+
+
+def test_a_number_beyond_float_in_a_config_is_a_one_line_error(tmp_path):
+    """``1e400`` in a typed float field: a ConfigError naming the file, never the
+    decoder's traceback (it has no value to locate the field by)."""
+    path = tmp_path / "intel.json"
+    path.write_text('{"history": {"max_age_days": 1e400}}')
+    with pytest.raises(ConfigError) as err:
+        load_intel_config(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)

@@ -402,7 +402,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         _windows([args.window] if args.window else None)
         try:
             print(show_history(Path(args.state_dir) / cfg.history.file, args.history,
-                               args.window, args.json))  # fmt: skip
+                               args.window, args.json, cfg.history.cadence_s))  # fmt: skip
         except HistoryError as exc:
             raise CliError(str(exc)) from None
         return 0

@@ -14,7 +14,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from execution.intel.history_store import HistoryError, known, read_fund, read_symbol
+from execution.intel.history_store import (
+    HistoryError,
+    check_cadence,
+    known,
+    read_fund,
+    read_symbol,
+)
 
 FUND: Final = "FUND"
 SPARKS: Final = "▁▂▃▄▅▆▇█"
@@ -118,17 +124,21 @@ def history_text(records: Sequence[Mapping[str, Any]], name: str, fund: bool) ->
     return "\n".join(out)
 
 
-def show_history(path: Path, name: str, window: str | None, as_json: bool) -> str:
+def show_history(
+    path: Path, name: str, window: str | None, as_json: bool, cadence: int | None = None
+) -> str:
     """The text ``show --history`` prints; HistoryError (one line) when there is no
-    history, no such symbol or no such window."""
+    history, one of another ``cadence`` or version, no such symbol or window, or a
+    damaged record."""
+    if cadence is not None:
+        check_cadence(path, cadence)
     symbols, windows = known(path)
     if window is not None and window not in windows:
-        raise HistoryError(
-            f"no window {window!r} in the history {path} (windows: {', '.join(windows) or '—'})"
-        )
+        listed = ", ".join(map(repr, windows)) or "—"
+        raise HistoryError(f"no window {window!r} in the history {path} (windows: {listed})")
     fund = name == FUND and name not in symbols
     if not fund and name not in symbols:
-        few = ", ".join(symbols[:10]) + (" …" if len(symbols) > 10 else "")
+        few = ", ".join(map(repr, symbols[:10])) + (" …" if len(symbols) > 10 else "")
         raise HistoryError(f"no symbol {name!r} in the history {path} (symbols: {few or '—'})")
     records = read_fund(path, window) if fund else read_symbol(path, name, window)
     if not records:

@@ -29,6 +29,7 @@ history is one range read.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -248,6 +249,20 @@ def read_fund(path: str | Path, window: str | None = None) -> list[dict[str, Any
     return _read(path, sql, args, names, "fund")
 
 
+def check_cadence(path: str | Path, cadence: int) -> None:
+    """Raise HistoryError unless ``path`` is a history of this version taken every
+    ``cadence`` seconds (read-only)."""
+    rows = _read(path, "SELECT key, value FROM meta", [], ["key", "value"], "")
+    meta = {r["key"]: r["value"] for r in rows}
+    if meta.get("schema") != SCHEMA or meta.get("version") != str(VERSION):
+        raise HistoryError(f"{path}: not a {SCHEMA} history of version {VERSION}")
+    if meta.get("cadence_s") != str(cadence):
+        raise HistoryError(
+            f"{path}: history has a cadence of {meta.get('cadence_s')} s, the "
+            f"configuration {cadence} s (use its configuration or another state directory)"
+        )
+
+
 def known(path: str | Path) -> tuple[list[str], list[str]]:
     """The symbols and the windows of the history (sorted), read-only."""
     symbols = _read(path, "SELECT DISTINCT symbol FROM symbols", [], ["symbol"], "")
@@ -270,7 +285,22 @@ def _read(
     except sqlite3.DatabaseError as exc:
         raise HistoryError(f"{path}: cannot read the history ({exc})") from None
     head = {"schema": SCHEMA, "kind": kind} if kind else {}
+    for row in rows:
+        for n, v in zip(names, row, strict=True):
+            if not _fits(n, v):
+                raise HistoryError(f"{path}: a damaged record ({n} = {v!r:.40})")
     return [{**head, **{n: _whole(n, v) for n, v in zip(names, row, strict=True)}} for row in rows]
+
+
+_TEXT: Final = frozenset({"symbol", "window", "key", "value"})
+
+
+def _fits(name: str, v: Any) -> bool:
+    """A stored value as the schema has it: text for the keys; a finite number or
+    null for every figure."""
+    if name in _TEXT:
+        return isinstance(v, str)
+    return v is None or (isinstance(v, int | float) and math.isfinite(v))
 
 
 _WHOLE: Final = frozenset({"trades", "r_trades", "wins", "fills", "rank", "symbols", "bucket"})

@@ -302,6 +302,34 @@ def test_show_history_errors_are_one_line_exit_2(tmp_path, capsys):
     other.write_bytes(msgspec.json.encode(config(cadence=60)))
     assert main(["replay", str(log), "--state-dir", state, "--config", str(other)]) == 2
     assert "cadence of 300 s" in capsys.readouterr().err
+    # show under another cadence: the history is not what that configuration takes
+    assert main(["show", "--state-dir", state, "--config", str(other), "--history", "FUND"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cadence of 300 s" in err
+    # a damaged figure in the store: one line, never a traceback
+    db = sqlite3.connect(Path(state) / "history_v6.sqlite")
+    db.execute("UPDATE symbols SET avg_r = 'x' WHERE symbol = 'S001USDT'")
+    db.execute("UPDATE fund SET pnl_usd = 9e999")
+    db.commit()
+    db.close()
+    for name in ("S001USDT", "FUND"):
+        for extra in ([], ["--json"]):
+            assert main([*base, "--history", name, *extra]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "damaged record" in err, err
+
+
+def test_a_symbol_named_with_a_newline_keeps_the_error_on_one_line(tmp_path, capsys):
+    log = tmp_path / "router_metrics.jsonl"
+    log.write_bytes(b"".join(x + b"\n" for x in twin_lines(2, 30)).replace(b'"S01"', b'"A\\nB"'))
+    cfg_file = tmp_path / "intel.json"
+    cfg_file.write_bytes(msgspec.json.encode(config()))
+    state = str(tmp_path / "s")
+    assert main(["replay", str(log), "--state-dir", state, "--config", str(cfg_file)]) == 0
+    capsys.readouterr()
+    assert main(["show", "--state-dir", state, "--config", str(cfg_file), "--history", "Z"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'A\\nB'" in err, err
 
 
 def test_the_executors_tap_stores_the_history_of_a_replay(tmp_path):
