@@ -56,6 +56,9 @@ REPORT_INTERVAL_S = 60.0
 REPLAY_BATCH = 1 << 16
 # Bytes per read in a replay (about 50,000 lines of the canonical log).
 REPLAY_READ = 16 << 20
+# Lines fed at a time in a replay that takes the history (the snapshots they close
+# are stored before the next ones are taken).
+HISTORY_BATCH = 4096
 
 
 @dataclass(slots=True)
@@ -459,7 +462,10 @@ def fold_with_history(
     stored = 0
     with open_store(state_dir, h) as store:
         for batch in _batches(pieces):
-            stored += store.append(snapper.feed(batch))
+            # snapshots are stored as they come, a few buckets at a time: held in
+            # memory they grew with buckets × symbols of a whole read
+            for i in range(0, len(batch), HISTORY_BATCH):
+                stored += store.append(snapper.feed(batch[i : i + HISTORY_BATCH]))
             done(len(batch))
         store.compact()
     return engine, stored
