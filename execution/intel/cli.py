@@ -211,7 +211,10 @@ def _lock(state_dir: str) -> StateDirLock:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    if args.cluster is not None or len(args.files) > 1 or args.save_state:
+    from execution.intel.sources import is_glob  # noqa: PLC0415 - cheap; keeps imports lazy
+
+    fund = args.cluster is not None or len(args.files) > 1 or args.save_state
+    if fund or any(is_glob(f) for f in args.files):  # a glob: one source per match
         return cmd_replay_fund(args)
     cfg = _config(args.config)
     if args.jobs is not None and args.jobs < 1:

@@ -1,0 +1,99 @@
+"""What a fund replay is given, and how it fails: local paths are made absolute
+before any part is planned (a ``tcp://`` worker opens them in its own working
+directory); a glob alone is a fund replay; arguments that name files of one
+rotated log are one source, each file read once; every error is one line with
+exit status 2 and publishes nothing."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from execution.intel.cluster import replay_sources
+from execution.intel.expectancy_v6 import ExpectancyEngine
+from execution.intel.sources import list_sources, plan_parts
+from execution.state_publish import EXPECTANCY_FILE
+from streaming.inputs import InputError
+from tests.intel.builders import assert_close, without_wall_time
+from tests.intel.fund_support import event_line, reference, write_sources
+from tests.support import ROOT
+
+
+def cli(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "execution.intel", *args],
+        check=False, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess[str], message: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stderr.startswith("error: ") and message in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def lines(n: int, t0: float, first_id: int, symbol: str = "BTC") -> list[bytes]:
+    return [
+        event_line("trade", t0 + i, first_id + i, symbol, float(i % 5 - 2), "a") for i in range(n)
+    ]
+
+
+def test_local_paths_and_globs_are_made_absolute_before_planning(tmp_path, monkeypatch):
+    write_sources(tmp_path / "in", [lines(3, 1e9, 0), lines(3, 1e9, 10)])
+    monkeypatch.chdir(tmp_path)
+    for given in (["in/s0.jsonl", "in/s1.jsonl"], ["in/s*.jsonl"]):
+        sources = list_sources(given)
+        assert [s.label for s in sources][: len(given)][0].startswith(("in/", str(tmp_path)))
+        for part in plan_parts(sources):
+            assert Path(part.url).is_absolute(), part.url
+            assert Path(part.url).parent == tmp_path / "in"
+
+
+def test_a_glob_alone_is_a_fund_replay(cfg, tmp_path):
+    sources = [lines(5, 1e9, 0), lines(5, 1e9 + 0.5, 20, "ETH")]
+    write_sources(tmp_path / "in", sources)
+    r = cli("replay", str(tmp_path / "in" / "s*.jsonl"), "--state-dir", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    assert "2 source(s)" in r.stdout
+    got = json.loads((tmp_path / "out" / EXPECTANCY_FILE).read_text())
+    want = reference(sources, ExpectancyEngine.from_config(cfg.intel))
+    assert_close(without_wall_time(got), without_wall_time(want))
+
+
+def rotated_log(root: Path) -> tuple[Path, list[bytes]]:
+    """``x.jsonl.2.gz``, ``x.jsonl.1.gz``, ``x.jsonl``: one log of 15 lines."""
+    root.mkdir(parents=True, exist_ok=True)
+    chunks = [lines(5, 1e9 + 5 * k, 5 * k) for k in range(3)]
+    live = root / "x.jsonl"
+    for n, chunk in zip((2, 1), chunks, strict=False):
+        (root / f"x.jsonl.{n}.gz").write_bytes(gzip.compress(b"".join(x + b"\n" for x in chunk)))
+    live.write_bytes(b"".join(x + b"\n" for x in chunks[2]))
+    return live, [x for c in chunks for x in c]
+
+
+def test_the_files_of_one_rotated_log_are_one_source_read_once(cfg, tmp_path):
+    """``replay X.2.gz X.1.gz X`` (a shell's ``X*``) reads each file once, as ``X``."""
+    live, log = rotated_log(tmp_path / "in")
+    given = [str(live) + ".2.gz", str(live) + ".1.gz", str(live)]
+    sources = list_sources(given)
+    assert len(sources) == 1 and len(sources[0].files) == 3
+    got = replay_sources(given, cfg.intel, state_dir=tmp_path, publish=False)
+    assert got.lines == len(log)
+    want = reference([log], ExpectancyEngine.from_config(cfg.intel))
+    assert_close(without_wall_time(got.expectancy), without_wall_time(want))
+    assert got.expectancy["inputs"]["rejected"] == 0
+    # the same file twice is read once too
+    assert len(list_sources([str(live), str(live)], rotated=False)) == 1
+
+
+def test_files_that_overlap_without_nesting_are_refused(tmp_path):
+    for name in ("x", "x.1", "x.1.1"):
+        (tmp_path / name).write_bytes(lines(1, 1e9, 0)[0] + b"\n")
+    with pytest.raises(InputError, match="do not nest"):
+        list_sources([str(tmp_path / "x"), str(tmp_path / "x.1")])
