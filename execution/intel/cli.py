@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 import time
@@ -272,8 +273,10 @@ def cmd_replay_fund(args: argparse.Namespace) -> int:
     problem = cluster_problem(args.cluster) if args.cluster is not None else None
     if problem:
         raise CliError(problem)
-    if args.part_mb <= 0:
-        raise CliError("--part-mb must be positive")
+    if not (math.isfinite(args.part_mb) and args.part_mb * (1 << 20) >= 1):
+        raise CliError(f"--part-mb must be a positive number of MiB, not {args.part_mb}")
+    if not (math.isfinite(args.wait_workers) and args.wait_workers >= 0):
+        raise CliError(f"--wait-workers must be a number of seconds, not {args.wait_workers}")
     _positive_top(args.top)
     windows = _windows(args.window)
     logging.getLogger("distributed").setLevel(logging.WARNING)
@@ -289,6 +292,7 @@ def cmd_replay_fund(args: argparse.Namespace) -> int:
             part_bytes=int(args.part_mb * (1 << 20)),
             progress=sys.stderr,
             save_state=args.save_state,
+            wait_workers=args.wait_workers,
         )
     except (InputError, ClusterError) as exc:
         raise CliError(str(exc)) from None
@@ -452,6 +456,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--part-mb", type=float, default=32.0, help="MiB of a plain file per part (--cluster)"
+    )
+    p.add_argument(
+        "--wait-workers",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds to wait for a worker at a tcp:// scheduler (--cluster)",
     )
     p.add_argument(
         "--save-state",

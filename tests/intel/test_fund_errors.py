@@ -97,3 +97,24 @@ def test_files_that_overlap_without_nesting_are_refused(tmp_path):
         (tmp_path / name).write_bytes(lines(1, 1e9, 0)[0] + b"\n")
     with pytest.raises(InputError, match="do not nest"):
         list_sources([str(tmp_path / "x"), str(tmp_path / "x.1")])
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--part-mb", "nan"], "--part-mb must be a positive number"),
+        (["--part-mb", "inf"], "--part-mb must be a positive number"),
+        (["--part-mb", "0"], "--part-mb must be a positive number"),
+        (["--part-mb", "-1"], "--part-mb must be a positive number"),
+        (["--cluster", "tls://127.0.0.1:1"], "bad --cluster 'tls://127.0.0.1:1'"),
+        (["--cluster", "ssh://h"], "bad --cluster"),
+        (["--wait-workers", "nan"], "--wait-workers must be"),
+        (["ftp://127.0.0.1:1/x"], "ftp://127.0.0.1:1/x: "),
+        (["zip://x"], "zip://x: "),
+    ],
+)
+def test_bad_options_and_sources_are_one_line_errors(tmp_path, option, message):
+    good = write_sources(tmp_path / "in", [lines(3, 1e9, 0), lines(3, 1e9, 10)])
+    r = cli("replay", *good, *option, "--state-dir", str(tmp_path / "out"))
+    assert_one_line_error(r, message)
+    assert not (tmp_path / "out" / EXPECTANCY_FILE).exists()
