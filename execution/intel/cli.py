@@ -266,6 +266,7 @@ def cmd_replay_fund(args: argparse.Namespace) -> int:
         cluster_problem,
         replay_sources,
     )
+    from execution.intel.fund import FundStateError  # noqa: PLC0415
 
     cfg = _config(args.config)
     if args.jobs is not None:
@@ -294,7 +295,7 @@ def cmd_replay_fund(args: argparse.Namespace) -> int:
             save_state=args.save_state,
             wait_workers=args.wait_workers,
         )
-    except (InputError, ClusterError) as exc:
+    except (InputError, ClusterError, FundStateError) as exc:
         raise CliError(str(exc)) from None
     finally:
         lock.release()

@@ -46,6 +46,7 @@ from execution.intel.sources import (
     plan_parts,
     read_part,
 )
+from execution.state_publish import publish_intel
 from streaming.decode import IdTrace
 
 # Events per engine batch of the ordered fold.
@@ -301,10 +302,14 @@ def replay_sources(
     tail_s = time.perf_counter() - started - read_s
     keys = fold.span()
     lines = fold.lines
-    publisher = Publisher(Path(state_dir), cfg.score, wall)
-    expectancy, scores = (publisher.publish if publish else publisher.documents)(engine)
-    if save_state:
-        fund.save_state(state_dir, engine, sources=[s.label for s in sources], keys=keys, head=head)
+    expectancy, scores = Publisher(Path(state_dir), cfg.score, wall).documents(engine)
+    if save_state:  # the state first: one that cannot be written publishes nothing
+        fund.save_state(
+            state_dir, engine, sources=[s.label for s in sources], keys=keys, head=head,
+            documents=expectancy,
+        )  # fmt: skip
+    if publish:
+        publish_intel(state_dir, expectancy, scores)
     seconds = time.perf_counter() - started
     how = f"{how}, {len(sources)} source(s), {len(parts)} part(s)"
     return FundResult(

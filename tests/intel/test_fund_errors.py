@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from execution.intel.cluster import replay_sources
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from execution.intel.sources import list_sources, plan_parts
 from execution.state_publish import EXPECTANCY_FILE
+from streaming.checkpoint import encode_checkpoint
 from streaming.inputs import InputError
 from tests.intel.builders import assert_close, without_wall_time
 from tests.intel.fund_support import event_line, reference, write_sources
@@ -118,3 +120,70 @@ def test_bad_options_and_sources_are_one_line_errors(tmp_path, option, message):
     r = cli("replay", *good, *option, "--state-dir", str(tmp_path / "out"))
     assert_one_line_error(r, message)
     assert not (tmp_path / "out" / EXPECTANCY_FILE).exists()
+
+
+# --- the fund state -------------------------------------------------------------------------
+
+
+def two_logs(root: Path) -> tuple[str, str]:
+    a, b = write_sources(root, [lines(5, 1e9, 0), lines(5, 2e9, 100, "ETH")])
+    return a, b
+
+
+@pytest.mark.parametrize("command", ["replay", "merge"])
+def test_a_fund_state_that_cannot_be_written_publishes_nothing(tmp_path, command):
+    a, b = two_logs(tmp_path / "in")
+    for p, d in ((a, "a"), (b, "b")):
+        assert cli("replay", p, "--state-dir", str(tmp_path / d), "--save-state").returncode == 0
+    out = tmp_path / "out"
+    (out / "expectancy_v6.fund-state.json").mkdir(parents=True)  # cannot be replaced
+    if command == "replay":
+        r = cli("replay", a, b, "--save-state", "--state-dir", str(out))
+    else:
+        r = cli("merge", str(tmp_path / "a"), str(tmp_path / "b"), "--state-dir", str(out))
+    assert_one_line_error(r, "cannot write the fund state")
+    assert not (out / EXPECTANCY_FILE).exists()
+
+
+def test_a_stale_fund_state_is_refused(tmp_path):
+    """``replay a --save-state -S S`` then ``replay b -S S``: S's documents are b's,
+    its fund state a's; merge refuses it rather than merge a."""
+    a, b = two_logs(tmp_path / "in")
+    s, f = tmp_path / "s", tmp_path / "f"
+    assert cli("replay", a, "--save-state", "--state-dir", str(s)).returncode == 0
+    assert cli("replay", b, "--save-state", "--state-dir", str(f)).returncode == 0
+    ok = cli("merge", str(s), str(f), "--state-dir", str(tmp_path / "m1"))
+    assert ok.returncode == 0, ok.stderr
+    assert cli("replay", b, "--state-dir", str(s), "--no-history").returncode == 0
+    r = cli("merge", str(s), str(f), "--state-dir", str(tmp_path / "m2"))
+    assert_one_line_error(r, "stale")
+    assert not (tmp_path / "m2" / EXPECTANCY_FILE).exists()
+
+
+def edit_state(path: Path, change: Any, *, rechecksum: bool) -> None:
+    header, body = path.read_bytes().split(b"\n", 1)
+    doc = json.loads(body)
+    change(doc)
+    if rechecksum:
+        path.write_bytes(encode_checkpoint(doc, 0))
+    else:  # the header (length, checksum) of the old payload
+        path.write_bytes(header + b"\n" + json.dumps(doc, separators=(",", ":")).encode())
+
+
+@pytest.mark.parametrize(
+    ("change", "rechecksum", "message"),
+    [
+        (lambda d: d["keys"].reverse(), False, "damaged fund state"),
+        (lambda d: d.update(keys=None), False, "damaged fund state"),
+        (lambda d: d.update(keys=None), True, "disagree with the engine state"),
+        (lambda d: d.update(keys=[1.0, 2.0]), True, "disagree with the engine state"),
+    ],
+)
+def test_a_damaged_fund_state_is_refused(tmp_path, change, rechecksum, message):
+    a, b = two_logs(tmp_path / "in")
+    for p, d in ((a, "a"), (b, "b")):
+        assert cli("replay", p, "--state-dir", str(tmp_path / d), "--save-state").returncode == 0
+    edit_state(tmp_path / "b" / "expectancy_v6.fund-state.json", change, rechecksum=rechecksum)
+    r = cli("merge", str(tmp_path / "a"), str(tmp_path / "b"), "--state-dir", str(tmp_path / "m"))
+    assert_one_line_error(r, message)
+    assert not (tmp_path / "m" / EXPECTANCY_FILE).exists()
