@@ -71,6 +71,10 @@ class Part:
     start: int
     stop: int | None
     size: int
+    # a local file's (device, inode) and size when planned: a part that finds
+    # another file there, or a shorter one, fails (rotated or truncated meanwhile)
+    ident: tuple[int, int] | None = None
+    file_size: int = 0
 
 
 @dataclass(slots=True)
@@ -250,13 +254,14 @@ def plan_parts(sources: Sequence[Source], part_bytes: int = PART_BYTES) -> list[
     step = max(1, part_bytes)
     out: list[Part] = []
     for k, src in enumerate(sources):
-        for url, size in zip(src.files, src.sizes, strict=True):
+        idents = src.idents or (None,) * len(src.files)
+        for url, size, ident in zip(src.files, src.sizes, idents, strict=True):
             if url.endswith(".gz") or size <= step:
-                out.append(Part(k, url, 0, None, size))
+                out.append(Part(k, url, 0, None, size, ident, size))
                 continue
             for start in range(0, size, step):
                 stop = start + step if start + step < size else None
-                out.append(Part(k, url, start, stop, min(step, size - start)))
+                out.append(Part(k, url, start, stop, min(step, size - start), ident, size))
     return out
 
 
@@ -307,8 +312,22 @@ def _chunks(fh: IO[bytes], begin: int, stop: int | None, read_size: int) -> Iter
         yield chunk
 
 
+def _same_file(part: Part, fh: IO[bytes]) -> None:
+    """An :class:`InputError` unless ``fh`` is the file planned, at least as long."""
+    if part.ident is None:
+        return
+    st = os.fstat(fh.fileno())
+    if (st.st_dev, st.st_ino) != part.ident or st.st_size < part.file_size:
+        what = "another file" if (st.st_dev, st.st_ino) != part.ident else "a shorter file"
+        raise InputError(
+            f"{part.url}: is {what} than when the replay started (rotated or truncated "
+            "meanwhile); nothing was published, replay again"
+        )
+
+
 def _frames(part: Part, read_size: int, max_line_bytes: int) -> Iterator[list[Frame]]:
     with _open(part.url) as fh:
+        _same_file(part, fh)
         begin = _line_start(fh, part.start)
         if begin is None or (part.stop is not None and begin >= part.stop):
             return

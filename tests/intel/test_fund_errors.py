@@ -17,7 +17,7 @@ import pytest
 
 from execution.intel.cluster import replay_sources
 from execution.intel.expectancy_v6 import ExpectancyEngine
-from execution.intel.sources import list_sources, plan_parts
+from execution.intel.sources import list_sources, plan_parts, read_part
 from execution.state_publish import EXPECTANCY_FILE
 from streaming.checkpoint import encode_checkpoint
 from streaming.inputs import InputError
@@ -187,3 +187,30 @@ def test_a_damaged_fund_state_is_refused(tmp_path, change, rechecksum, message):
     r = cli("merge", str(tmp_path / "a"), str(tmp_path / "b"), "--state-dir", str(tmp_path / "m"))
     assert_one_line_error(r, message)
     assert not (tmp_path / "m" / EXPECTANCY_FILE).exists()
+
+
+@pytest.mark.parametrize("change", ["rotated", "truncated", "rotated_last_part"])
+def test_a_file_rotated_or_truncated_after_planning_fails_its_part(tmp_path, change):
+    """Each part reopens its file by path: one that finds another file there (the
+    log rotated meanwhile) or a shorter one fails, naming the file — never a
+    silently partial fund view. A file that grew is read as planned."""
+    (path,) = write_sources(tmp_path, [lines(40, 1e9, 0)])
+    parts = plan_parts(list_sources([path], rotated=False), 500)
+    assert len(parts) > 2
+    log = Path(path)
+    data = log.read_bytes()
+    if change == "truncated":
+        log.write_bytes(data[:100])
+    else:
+        log.rename(log.with_name(log.name + ".1"))
+        log.write_bytes(data + data)  # a new live file, even longer
+    with pytest.raises(InputError, match=r"s0\.jsonl: is (another|a shorter) file"):
+        read_part(parts[-1] if change == "rotated_last_part" else parts[0])
+
+
+def test_a_file_that_grew_after_planning_is_read(tmp_path):
+    (path,) = write_sources(tmp_path, [lines(10, 1e9, 0)])
+    parts = plan_parts(list_sources([path], rotated=False), 1 << 20)
+    with Path(path).open("ab") as fh:
+        fh.write(lines(1, 2e9, 99)[0] + b"\n")
+    assert read_part(parts[0]).count == 11
