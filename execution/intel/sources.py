@@ -317,12 +317,13 @@ def _same_file(part: Part, fh: IO[bytes]) -> None:
     if part.ident is None:
         return
     st = os.fstat(fh.fileno())
-    if (st.st_dev, st.st_ino) != part.ident or st.st_size < part.file_size:
-        what = "another file" if (st.st_dev, st.st_ino) != part.ident else "a shorter file"
-        raise InputError(
-            f"{part.url}: is {what} than when the replay started (rotated or truncated "
-            "meanwhile); nothing was published, replay again"
-        )
+    if (st.st_dev, st.st_ino) != part.ident:
+        why = "rotated while the replay ran (another file is there now)"
+    elif st.st_size < part.file_size:
+        why = f"truncated while the replay ran ({st.st_size} bytes of {part.file_size} planned)"
+    else:
+        return
+    raise InputError(f"{part.url}: {why}; nothing was published, replay again")
 
 
 def _frames(part: Part, read_size: int, max_line_bytes: int) -> Iterator[list[Frame]]:
