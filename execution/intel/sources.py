@@ -26,6 +26,7 @@ import gzip
 import importlib
 import os
 import re
+import socket
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -75,6 +76,7 @@ class Part:
     # another file there, or a shorter one, fails (rotated or truncated meanwhile)
     ident: tuple[int, int] | None = None
     file_size: int = 0
+    host: str = ""  # where it was planned: another host's device ids differ (NFS)
 
 
 @dataclass(slots=True)
@@ -255,13 +257,14 @@ def plan_parts(sources: Sequence[Source], part_bytes: int = PART_BYTES) -> list[
     out: list[Part] = []
     for k, src in enumerate(sources):
         idents = src.idents or (None,) * len(src.files)
+        host = socket.gethostname()
         for url, size, ident in zip(src.files, src.sizes, idents, strict=True):
             if url.endswith(".gz") or size <= step:
-                out.append(Part(k, url, 0, None, size, ident, size))
+                out.append(Part(k, url, 0, None, size, ident, size, host))
                 continue
             for start in range(0, size, step):
                 stop = start + step if start + step < size else None
-                out.append(Part(k, url, start, stop, min(step, size - start), ident, size))
+                out.append(Part(k, url, start, stop, min(step, size - start), ident, size, host))
     return out
 
 
@@ -317,7 +320,8 @@ def _same_file(part: Part, fh: IO[bytes]) -> None:
     if part.ident is None:
         return
     st = os.fstat(fh.fileno())
-    if (st.st_dev, st.st_ino) != part.ident:
+    dev, ino = part.ident
+    if st.st_ino != ino or (st.st_dev != dev and socket.gethostname() == part.host):
         why = "rotated while the replay ran (another file is there now)"
     elif st.st_size < part.file_size:
         why = f"truncated while the replay ran ({st.st_size} bytes of {part.file_size} planned)"
