@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 import time
@@ -211,7 +212,10 @@ def _lock(state_dir: str) -> StateDirLock:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    if args.cluster is not None or len(args.files) > 1 or args.save_state:
+    from execution.intel.sources import is_glob  # noqa: PLC0415 - cheap; keeps imports lazy
+
+    fund = args.cluster is not None or len(args.files) > 1 or args.save_state
+    if fund or any(is_glob(f) for f in args.files):  # a glob: one source per match
         return cmd_replay_fund(args)
     cfg = _config(args.config)
     if args.jobs is not None and args.jobs < 1:
@@ -262,6 +266,7 @@ def cmd_replay_fund(args: argparse.Namespace) -> int:
         cluster_problem,
         replay_sources,
     )
+    from execution.intel.fund import FundStateError  # noqa: PLC0415
 
     cfg = _config(args.config)
     if args.jobs is not None:
@@ -269,8 +274,10 @@ def cmd_replay_fund(args: argparse.Namespace) -> int:
     problem = cluster_problem(args.cluster) if args.cluster is not None else None
     if problem:
         raise CliError(problem)
-    if args.part_mb <= 0:
-        raise CliError("--part-mb must be positive")
+    if not (math.isfinite(args.part_mb) and args.part_mb * (1 << 20) >= 1):
+        raise CliError(f"--part-mb must be a positive number of MiB, not {args.part_mb}")
+    if not (math.isfinite(args.wait_workers) and args.wait_workers >= 0):
+        raise CliError(f"--wait-workers must be a number of seconds, not {args.wait_workers}")
     _positive_top(args.top)
     windows = _windows(args.window)
     logging.getLogger("distributed").setLevel(logging.WARNING)
@@ -286,8 +293,9 @@ def cmd_replay_fund(args: argparse.Namespace) -> int:
             part_bytes=int(args.part_mb * (1 << 20)),
             progress=sys.stderr,
             save_state=args.save_state,
+            wait_workers=args.wait_workers,
         )
-    except (InputError, ClusterError) as exc:
+    except (InputError, ClusterError, FundStateError) as exc:
         raise CliError(str(exc)) from None
     finally:
         lock.release()
@@ -449,6 +457,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--part-mb", type=float, default=32.0, help="MiB of a plain file per part (--cluster)"
+    )
+    p.add_argument(
+        "--wait-workers",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds to wait for a worker at a tcp:// scheduler (--cluster)",
     )
     p.add_argument(
         "--save-state",

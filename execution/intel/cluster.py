@@ -46,11 +46,14 @@ from execution.intel.sources import (
     plan_parts,
     read_part,
 )
+from execution.state_publish import publish_intel
 from streaming.decode import IdTrace
 
 # Events per engine batch of the ordered fold.
 FOLD_BATCH = 1 << 18
-_CLUSTER = re.compile(r"^(?:local(?::(\d+))?|(?:tcp|tls)://\S+)$")
+_CLUSTER = re.compile(r"^(?:local(?::(\d+))?|tcp://\S+)$")
+# Seconds to wait for a first worker at a scheduler (``--wait-workers``).
+WAIT_WORKERS_S = 30.0
 
 
 class ClusterError(ValueError):
@@ -76,10 +79,13 @@ def distributed() -> Any:
 
 
 @contextlib.contextmanager
-def connect(spec: str, *, log: TextIO | None = None) -> Iterator[Any]:
+def connect(
+    spec: str, *, log: TextIO | None = None, wait_workers: float = WAIT_WORKERS_S
+) -> Iterator[Any]:
     """A ``distributed.Client``: of a new ``LocalCluster`` of N single-threaded
     worker *processes* (``local[:N]``, N default 2), or of the running scheduler
-    at ``tcp://HOST:PORT``. The dashboard's link is written to ``log``."""
+    at ``tcp://HOST:PORT``, once it has a worker (a :class:`ClusterError` after
+    ``wait_workers`` seconds without one). The dashboard's link goes to ``log``."""
     problem = cluster_problem(spec)
     if problem:
         raise ClusterError(problem)
@@ -97,12 +103,27 @@ def connect(spec: str, *, log: TextIO | None = None) -> Iterator[Any]:
         else:
             try:
                 client = stack.enter_context(Client(spec, timeout="10s"))
-            except OSError as exc:
-                raise ClusterError(f"cannot reach the scheduler at {spec}: {exc}") from None
+            except (OSError, ValueError) as exc:
+                raise ClusterError(f"cannot reach the scheduler at {spec}: {_line(exc)}") from None
+            if log is not None and not client.nthreads():
+                log.write(f"cluster: waiting up to {wait_workers:g} s for a worker at {spec}\n")
+            try:
+                client.wait_for_workers(1, timeout=wait_workers)
+            except (TimeoutError, OSError) as exc:
+                raise ClusterError(
+                    f"no worker joined the scheduler at {spec} within {wait_workers:g} s "
+                    f"(--wait-workers): {_line(exc) or 'timed out'}"
+                ) from None
         if log is not None:
             log.write(f"cluster: {spec}, dashboard {client.dashboard_link}\n")
             log.flush()
         yield client
+
+
+def _line(exc: BaseException) -> str:
+    """The first line of what ``exc`` says."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # --- the ordered fold ---------------------------------------------------------------------
@@ -206,6 +227,11 @@ def read_on_cluster(
             if on_part is not None:
                 on_part(parts[k], got)
             submit()
+    except distributed().KilledWorker as exc:
+        client.cancel(out)
+        raise ClusterError(
+            f"workers died reading a part, too often to retry it: {_line(exc)}"
+        ) from None
     except BaseException:
         client.cancel(out)
         raise
@@ -243,6 +269,7 @@ def replay_sources(
     wall: Callable[[], float] = time.time,
     on_submit: Callable[[Any, list[Any]], None] | None = None,
     save_state: bool = False,
+    wait_workers: float = WAIT_WORKERS_S,
 ) -> FundResult:
     """Replay the sources of ``paths`` into one engine in the contract order (module
     docstring) and publish once. ``cluster``: None (read here), a ``--cluster``
@@ -264,7 +291,7 @@ def replay_sources(
         read_local(parts, fold, report)
         how = "one process"
     elif isinstance(cluster, str):
-        with connect(cluster, log=progress) as client:
+        with connect(cluster, log=progress, wait_workers=wait_workers) as client:
             read_on_cluster(client, parts, fold, report, on_submit)
         how = f"cluster {cluster}"
     else:
@@ -275,10 +302,14 @@ def replay_sources(
     tail_s = time.perf_counter() - started - read_s
     keys = fold.span()
     lines = fold.lines
-    publisher = Publisher(Path(state_dir), cfg.score, wall)
-    expectancy, scores = (publisher.publish if publish else publisher.documents)(engine)
-    if save_state:
-        fund.save_state(state_dir, engine, sources=[s.label for s in sources], keys=keys, head=head)
+    expectancy, scores = Publisher(Path(state_dir), cfg.score, wall).documents(engine)
+    if save_state:  # the state first: one that cannot be written publishes nothing
+        fund.save_state(
+            state_dir, engine, sources=[s.label for s in sources], keys=keys, head=head,
+            documents=expectancy,
+        )  # fmt: skip
+    if publish:
+        publish_intel(state_dir, expectancy, scores)
     seconds = time.perf_counter() - started
     how = f"{how}, {len(sources)} source(s), {len(parts)} part(s)"
     return FundResult(

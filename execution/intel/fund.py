@@ -20,11 +20,20 @@ contract order puts all of one state's events before all of the next one's:
 Anything else is a :class:`FundStateError` naming the state and the reason, and
 nothing is published: replay the logs together instead. A follower's checkpoint
 carries no keys or head and is refused as such.
+
+The file is checksummed as a checkpoint is (:mod:`streaming.checkpoint`: a header
+line with the payload's length and SHA-256), its keys must agree with the engine
+state inside (no keys exactly when no event; the watermark between them), and it
+records the digest of the expectancy document published with it: a state whose
+directory has since received other documents (a replay without ``--save-state``)
+is stale and refused. It is written *before* the documents, so a state that
+cannot be written publishes nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,12 +45,14 @@ import msgspec
 from execution.config import IntelConfig
 from execution.intel.expectancy_v6 import EngineStateError, ExpectancyEngine
 from execution.intel.runner import Publisher, head_agrees
+from execution.state_publish import EXPECTANCY_FILE, publish_intel, read_state
 from streaming.atomic import atomic_write_bytes
+from streaming.checkpoint import decode_checkpoint, encode_checkpoint
 from streaming.decode import IdTrace
 
 FUND_STATE_FILE: Final = "expectancy_v6.fund-state.json"
 FUND_STATE_FORMAT: Final = "expectancy_v6-fund-state"
-FUND_STATE_VERSION: Final = 1
+FUND_STATE_VERSION: Final = 2
 
 
 class FundStateError(ValueError):
@@ -76,6 +87,12 @@ def head_from(state: Mapping[str, Any]) -> IdTrace:
     return head
 
 
+def documents_digest(expectancy: Mapping[str, Any]) -> str:
+    """SHA-256 of the expectancy document as JSON reads it back, keys sorted."""
+    canonical = msgspec.json.decode(msgspec.json.encode(expectancy))
+    return hashlib.sha256(msgspec.json.encode(canonical, order="sorted")).hexdigest()
+
+
 def save_state(
     state_dir: str | Path,
     engine: ExpectancyEngine,
@@ -83,8 +100,11 @@ def save_state(
     sources: Sequence[str],
     keys: tuple[float, float] | None,
     head: IdTrace,
+    documents: Mapping[str, Any],
 ) -> Path:
-    """Write the fund state atomically to ``state_dir``; returns its path."""
+    """Write the fund state atomically to ``state_dir``, tied to the expectancy
+    document ``documents`` (to be published beside it); returns its path. A
+    :class:`FundStateError` when it cannot be written."""
     doc = {
         "format": FUND_STATE_FORMAT,
         "version": FUND_STATE_VERSION,
@@ -92,22 +112,40 @@ def save_state(
         "sources": list(sources),
         "keys": None if keys is None else list(keys),
         "head": head_state(head),
+        "documents": documents_digest(documents),
         "engine": engine.to_state(),
     }
     path = Path(state_dir) / FUND_STATE_FILE
-    atomic_write_bytes(path, msgspec.json.encode(doc))
+    try:
+        atomic_write_bytes(path, encode_checkpoint(doc, 0))
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise FundStateError(f"{path}: cannot write the fund state: {why}") from None
+    except ValueError as exc:  # a figure that is not finite
+        raise FundStateError(f"{path}: cannot write the fund state: {exc}") from None
     return path
 
 
-def load_state(
-    state_dir: str | Path, cfg: IntelConfig, windows: Iterable[str] | None = None
-) -> FundState:
-    """The fund state in ``state_dir``, restored into an engine of the configuration;
-    a state of another configuration is refused."""
-    where = Path(state_dir)
+def publish_with_state(
+    state_dir: str | Path,
+    engine: ExpectancyEngine,
+    documents: tuple[dict[str, Any], dict[str, Any]],
+    *,
+    sources: Sequence[str],
+    keys: tuple[float, float] | None,
+    head: IdTrace,
+) -> None:
+    """The fund state first, then the documents: a state that cannot be written
+    publishes nothing."""
+    expectancy, scores = documents
+    save_state(state_dir, engine, sources=sources, keys=keys, head=head, documents=expectancy)
+    publish_intel(state_dir, expectancy, scores)
+
+
+def _read(where: Path) -> Mapping[str, Any]:
     path = where / FUND_STATE_FILE
     try:
-        doc = msgspec.json.decode(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
         raise FundStateError(
             f"{where}: no {FUND_STATE_FILE} (write one with replay --save-state; "
@@ -115,30 +153,58 @@ def load_state(
         ) from None
     except OSError as exc:
         raise FundStateError(f"{path}: {exc.strerror or exc}") from None
-    except msgspec.DecodeError as exc:
-        raise FundStateError(f"{path}: not JSON ({exc})") from None
+    try:
+        doc, _ = decode_checkpoint(data)
+    except ValueError as exc:
+        raise FundStateError(f"{path}: damaged fund state ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FUND_STATE_FORMAT:
         raise FundStateError(f"{path}: not a fund state")
     if doc.get("version") != FUND_STATE_VERSION:
         raise FundStateError(f"{path}: fund state version {doc.get('version')!r} not supported")
+    published = read_state(where, EXPECTANCY_FILE)
+    if published is None or documents_digest(published) != doc.get("documents"):
+        raise FundStateError(
+            f"{where}: its fund state is stale: {EXPECTANCY_FILE} there is "
+            f"{'missing' if published is None else 'from another replay'} "
+            "(published without --save-state?); replay with --save-state again"
+        )
+    return doc
+
+
+def _keys_agree(keys: tuple[float, float] | None, engine: ExpectancyEngine) -> bool:
+    """No keys exactly when the engine saw no event; else the watermark (the largest
+    ``ts`` applied) lies between the smallest and the largest key."""
+    wm: float | None = engine.to_state()["inputs"]["watermark"]
+    if keys is None or wm is None:
+        return keys is None and wm is None
+    return keys[0] <= wm <= keys[1]
+
+
+def load_state(
+    state_dir: str | Path, cfg: IntelConfig, windows: Iterable[str] | None = None
+) -> FundState:
+    """The fund state in ``state_dir``, restored into an engine of the configuration;
+    a damaged or stale state, or one of another configuration, is refused."""
+    where = Path(state_dir)
+    path = where / FUND_STATE_FILE
+    doc = _read(where)
     engine = ExpectancyEngine.from_config(cfg, windows)
     mine, theirs = config_of(engine), doc.get("config")
     if theirs != mine:
         raise FundStateError(f"{where}: built with another configuration: {_differ(theirs, mine)}")
     try:
         engine.restore(doc["engine"])
-        keys = doc["keys"]
+        got = doc["keys"]
+        keys = None if got is None else (float(got[0]), float(got[1]))
+        if not _keys_agree(keys, engine):
+            raise ValueError(f"keys {got!r} disagree with the engine state")
         return FundState(
-            where,
-            engine,
-            [str(s) for s in doc["sources"]],
-            None if keys is None else (float(keys[0]), float(keys[1])),
-            head_from(doc["head"]),
+            where, engine, [str(s) for s in doc["sources"]], keys, head_from(doc["head"])
         )
     except EngineStateError as exc:
         raise FundStateError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise FundStateError(f"{path}: damaged fund state ({exc!r})") from None
+        raise FundStateError(f"{path}: damaged fund state ({exc})") from None
 
 
 def _differ(theirs: Any, mine: Mapping[str, Any]) -> str:
@@ -215,8 +281,10 @@ def merge_states(
         span,
         head,
     )
-    publisher = Publisher(Path(state_dir), cfg.score)
-    expectancy, scores = (publisher.publish if publish else publisher.documents)(merged.engine)
+    expectancy, scores = Publisher(Path(state_dir), cfg.score).documents(merged.engine)
     if publish:
-        save_state(state_dir, merged.engine, sources=merged.sources, keys=span, head=head)
+        publish_with_state(
+            state_dir, merged.engine, (expectancy, scores), sources=merged.sources, keys=span,
+            head=head,
+        )  # fmt: skip
     return expectancy, scores, merged

@@ -24,13 +24,15 @@ from __future__ import annotations
 import glob as globmod
 import gzip
 import importlib
+import os
 import re
+import socket
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, TypeVar, cast
 
 import numpy as np
 
@@ -45,6 +47,7 @@ PART_BYTES = 32 << 20
 READ_SIZE = 4 << 20
 MAX_LINE_BYTES = 1 << 20
 _GLOB = re.compile(r"[*?\[]")
+_T = TypeVar("_T")
 _ROTATED = re.compile(r"^\.(\d+)(\.gz)?$")
 
 
@@ -55,6 +58,8 @@ class Source:
     label: str
     files: tuple[str, ...]
     sizes: tuple[int, ...]
+    # (device, inode) of each local file at listing (empty for URLs)
+    idents: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,11 @@ class Part:
     start: int
     stop: int | None
     size: int
+    # a local file's (device, inode) and size when planned: a part that finds
+    # another file there, or a shorter one, fails (rotated or truncated meanwhile)
+    ident: tuple[int, int] | None = None
+    file_size: int = 0
+    host: str = ""  # where it was planned: another host's device ids differ (NFS)
 
 
 @dataclass(slots=True)
@@ -111,22 +121,28 @@ def _fs(url: str) -> Any:
 
 
 def _local_source(label: str, path: str, rotated: bool) -> Source:
-    p = Path(path)
+    # absolute here, on the client: a worker opens the path in its own working directory
+    p = Path(os.path.abspath(path))
     try:
         check_regular(p)
         files = rotated_set(p) if rotated else [p]
+        stats = []
         for f in files:
             check_regular(f)
-            with open(f, "rb"):  # unreadable: said here, before any work starts
-                pass
-        sizes = [f.stat().st_size for f in files]
+            with open(f, "rb") as fh:  # unreadable: said here, before any work starts
+                stats.append(os.fstat(fh.fileno()))
     except FileNotFoundError:
         raise InputError(f"{label}: no such file") from None
     except PermissionError:
         raise InputError(f"{label}: permission denied") from None
     except OSError as exc:
         raise InputError(f"{label}: {exc.strerror or exc}") from None
-    return Source(label, tuple(str(f) for f in files), tuple(sizes))
+    return Source(
+        label,
+        tuple(str(f) for f in files),
+        tuple(st.st_size for st in stats),
+        tuple((st.st_dev, st.st_ino) for st in stats),
+    )
 
 
 def _remote_source(label: str, url: str, rotated: bool) -> Source:
@@ -152,14 +168,27 @@ def _remote_source(label: str, url: str, rotated: bool) -> Source:
     return Source(label, tuple(f"{protocol}://{f}" for f, _ in files), tuple(s for _, s in files))
 
 
+def is_glob(given: str) -> bool:
+    """Whether ``given`` is a pattern (and not a local file whose name has ``*?[``)."""
+    protocol, path = _split(given)
+    return bool(_GLOB.search(path)) and (bool(protocol) or not os.path.lexists(path))
+
+
 def list_sources(paths: Sequence[str], *, rotated: bool = True) -> list[Source]:
-    """The sources of ``paths`` in the order given (a glob: its matches, sorted). A
-    missing, unreadable or non-regular input is an :class:`InputError` naming it."""
+    """The sources of ``paths`` in the order given (a glob: its matches, sorted);
+    local paths are made absolute here. Arguments whose files overlap (``X.2.gz
+    X.1.gz X``, what a shell makes of ``X*``) are one source, each file read once
+    (:func:`join_overlapping`). A missing, unreadable or non-regular input is an
+    :class:`InputError` naming it."""
     out: list[Source] = []
     for given in paths:
         protocol, path = _split(given)
-        if _GLOB.search(path):
-            matches = sorted(globmod.glob(path)) if not protocol else sorted(_fs(given).glob(path))
+        if is_glob(given):
+            matches = (
+                sorted(os.path.abspath(m) for m in globmod.glob(path))
+                if not protocol
+                else sorted(_guard(given, _remote_glob, given, path))
+            )
             if not matches:
                 raise InputError(f"{given}: no file matches")
             named = [m if not protocol else f"{protocol}://{m}" for m in matches]
@@ -168,9 +197,57 @@ def list_sources(paths: Sequence[str], *, rotated: bool = True) -> list[Source]:
         for name in named:
             proto, p = _split(name)
             out.append(
-                _remote_source(name, name, rotated) if proto else _local_source(name, p, rotated)
+                _guard(name, _remote_source, name, name, rotated)
+                if proto
+                else _local_source(name, p, rotated)
             )
-    return out
+    return join_overlapping(out)
+
+
+def _remote_glob(url: str, path: str) -> list[str]:
+    return [str(m) for m in _fs(url).glob(path)]
+
+
+def _guard(name: str, call: Callable[..., _T], *args: Any) -> _T:
+    """``call(*args)``, an OSError of fsspec's (refused connection, a directory, …) said
+    as an :class:`InputError` naming ``name``."""
+    try:
+        return call(*args)
+    except InputError:
+        raise
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{name}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _ident(src: Source) -> set[Any]:
+    return set(src.idents) if src.idents else set(src.files)
+
+
+def join_overlapping(sources: Sequence[Source]) -> list[Source]:
+    """Sources sharing a file joined into one, at the place of the first, each file
+    once: the union must be one rotated set (oldest first), the largest of them;
+    else an :class:`InputError` (one log given in ways that do not nest)."""
+    out: list[list[Source]] = []
+    for src in sources:
+        mine = _ident(src)
+        hit = [g for g in out if any(mine & _ident(s) for s in g)]
+        if not hit:
+            out.append([src])
+            continue
+        for g in hit[1:]:  # src joins groups that shared nothing until now
+            hit[0] += g
+            out.remove(g)
+        hit[0].append(src)
+    joined = []
+    for group in out:
+        whole = max(group, key=lambda s: len(s.files))
+        if any(not _ident(s) <= _ident(whole) for s in group):
+            names = ", ".join(s.label for s in group)
+            raise InputError(f"{names}: these share files of one log but do not nest; give it once")
+        joined.append(whole)
+    return joined
 
 
 def plan_parts(sources: Sequence[Source], part_bytes: int = PART_BYTES) -> list[Part]:
@@ -179,13 +256,15 @@ def plan_parts(sources: Sequence[Source], part_bytes: int = PART_BYTES) -> list[
     step = max(1, part_bytes)
     out: list[Part] = []
     for k, src in enumerate(sources):
-        for url, size in zip(src.files, src.sizes, strict=True):
+        idents = src.idents or (None,) * len(src.files)
+        host = socket.gethostname()
+        for url, size, ident in zip(src.files, src.sizes, idents, strict=True):
             if url.endswith(".gz") or size <= step:
-                out.append(Part(k, url, 0, None, size))
+                out.append(Part(k, url, 0, None, size, ident, size, host))
                 continue
             for start in range(0, size, step):
                 stop = start + step if start + step < size else None
-                out.append(Part(k, url, start, stop, min(step, size - start)))
+                out.append(Part(k, url, start, stop, min(step, size - start), ident, size, host))
     return out
 
 
@@ -236,8 +315,24 @@ def _chunks(fh: IO[bytes], begin: int, stop: int | None, read_size: int) -> Iter
         yield chunk
 
 
+def _same_file(part: Part, fh: IO[bytes]) -> None:
+    """An :class:`InputError` unless ``fh`` is the file planned, at least as long."""
+    if part.ident is None:
+        return
+    st = os.fstat(fh.fileno())
+    dev, ino = part.ident
+    if st.st_ino != ino or (st.st_dev != dev and socket.gethostname() == part.host):
+        why = "rotated while the replay ran (another file is there now)"
+    elif st.st_size < part.file_size:
+        why = f"truncated while the replay ran ({st.st_size} bytes of {part.file_size} planned)"
+    else:
+        return
+    raise InputError(f"{part.url}: {why}; nothing was published, replay again")
+
+
 def _frames(part: Part, read_size: int, max_line_bytes: int) -> Iterator[list[Frame]]:
     with _open(part.url) as fh:
+        _same_file(part, fh)
         begin = _line_start(fh, part.start)
         if begin is None or (part.stop is not None and begin >= part.stop):
             return

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from execution.intel.cluster import replay_sources
+from execution.intel.cluster import ClusterError, replay_sources
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from execution.state_publish import EXPECTANCY_FILE
 from streaming.inputs import InputError
@@ -138,3 +138,45 @@ def test_a_worker_killed_while_parts_are_read(client, cfg, tmp_path):
     assert_close(fund_doc(got), without_wall_time(want))
     client.wait_for_workers(2, timeout=60)
     assert killed[0] not in client.scheduler_info()["workers"]
+
+
+def test_workers_dying_too_often_is_a_one_line_error(client, cfg, tmp_path):
+    """A part whose workers die more often than the scheduler allows (here: once)
+    is a :class:`ClusterError` of one line, and nothing is published."""
+    paths, _ = big_sources(tmp_path / "in", n=2, lines=3000)
+    scheduler = client.cluster.scheduler
+    allowed, scheduler.allowed_failures = scheduler.allowed_failures, 0
+
+    def kill_a_busy_worker(c: Any, futures: list[Any]) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            busy = [w for w, tasks in c.processing().items() if tasks]
+            if busy:
+                os.kill(c.run(os.getpid, workers=[busy[0]])[busy[0]], signal.SIGKILL)
+                return
+            time.sleep(0.005)
+
+    try:
+        with pytest.raises(ClusterError, match="workers died") as err:
+            replay_sources(
+                paths, cfg.intel, state_dir=tmp_path / "out", cluster=client, part_bytes=8_000,
+                on_submit=kill_a_busy_worker,
+            )  # fmt: skip
+    finally:
+        scheduler.allowed_failures = allowed
+        client.wait_for_workers(2, timeout=60)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "out" / EXPECTANCY_FILE).exists()
+
+
+def test_a_scheduler_without_workers_is_an_error_after_the_wait(cfg, tmp_path):
+    paths, _ = big_sources(tmp_path / "in", n=1, lines=5)
+    with distributed.LocalCluster(n_workers=0, dashboard_address=":0") as empty:
+        started = time.monotonic()
+        with pytest.raises(ClusterError, match=r"no worker joined .* within 1 s"):
+            replay_sources(
+                paths, cfg.intel, state_dir=tmp_path / "out", cluster=empty.scheduler_address,
+                wait_workers=1.0,
+            )  # fmt: skip
+        assert time.monotonic() - started < 20
+    assert not (tmp_path / "out" / EXPECTANCY_FILE).exists()
