@@ -1,7 +1,8 @@
 """Command line of Execution Intelligence v6 (architecture §6)::
 
     python -m execution.intel replay FILE...   [--state-dir DIR] [--config FILE] [--window SPEC]...
-                                               [--cluster local[:N]|tcp://HOST:PORT] [--save-state]
+                                               [--cluster local[:N]|tcp://HOST:PORT] [--part-mb MB]
+                                               [--wait-workers S] [--save-state] [--no-history]
     python -m execution.intel merge DIR...     --state-dir OUT [--config FILE]
     python -m execution.intel follow FILE      [--state-dir DIR] [--checkpoint FILE] [--interval S]
     python -m execution.intel show             [--state-dir DIR] [--top N]
