@@ -207,6 +207,8 @@ class ScoreConfig(_Strict, frozen=True):
     prior_sd_r: PositiveFloat = 0.25
     min_prior_sd_r: PositiveFloat = 0.05
     min_prior_symbols: Annotated[int, Meta(ge=2)] = 4
+    # the expectancy component is tanh(posterior mean / (expectancy_scale·τ))
+    expectancy_scale: PositiveFloat = 1.0
     # change detection (execution/intel/drift.py): the last-N window whose trades the
     # Page–Hinkley test reads (null: no test), its λ and δ in R, the trades between
     # alarms, and whether the expectancy then reads only the trades since the change
