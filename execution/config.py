@@ -202,7 +202,7 @@ class ScoreConfig(_Strict, frozen=True):
     prior_trades: PositiveInt = 20
     weights: dict[str, NonNegFloat] = msgspec.field(default_factory=lambda: dict(SCORE_WEIGHTS))
     expectancy_figure: Literal["recent", "robust", "raw"] = "recent"
-    variance_prior_trades: NonNegFloat = 5.0
+    variance_prior_trades: NonNegFloat = 2.0
     min_r_sd: PositiveFloat = 0.1
     prior_sd_r: PositiveFloat = 0.25
     min_prior_sd_r: PositiveFloat = 0.05

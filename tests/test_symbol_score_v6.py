@@ -312,7 +312,5 @@ def test_score_ranks_true_edge_better_than_summed_profit(window):
         by_score.append(_spearman(edges, [score[s] for s in symbols]))
         by_profit.append(_spearman(edges, pnl))
     wins = sum(s > p for s, p in zip(by_score, by_profit, strict=True))
-    # 0.015: the trade counts here start at 5 and the noise is Gaussian, where the
-    # tail-variance prior of tiny samples (variance_prior_trades) costs a little
-    assert np.mean(by_score) >= np.mean(by_profit) + 0.015, (np.mean(by_score), np.mean(by_profit))
+    assert np.mean(by_score) >= np.mean(by_profit) + 0.02, (np.mean(by_score), np.mean(by_profit))
     assert wins >= 24, wins

@@ -145,7 +145,7 @@ def volatility(
 class EdgePolicy:
     """The empirical-Bayes settings of the expectancy component (module docstring)."""
 
-    variance_prior_trades: float = 5.0  # ν: trades' worth of the tail variance clip_r²
+    variance_prior_trades: float = 2.0  # ν: trades' worth of the tail variance clip_r²
     min_r_sd: float = 0.1
     prior_sd_r: float = 0.25
     min_prior_sd_r: float = 0.05

@@ -36,7 +36,7 @@ with each of its trades' R. Ranks are by score, ties broken by symbol name.
 >>> out["top"], [s["rank"] for s in out["symbols"]]
 (['AAA', 'BBB'], [1, 2])
 >>> [round(s["components"]["expectancy"], 3) for s in out["symbols"]]
-[0.594, -0.427]
+[0.649, -0.474]
 """
 
 from __future__ import annotations
