@@ -87,7 +87,7 @@ def test_all_rejected_ranks_below_partly_rejected(fill, with_trades):
     assert every["rank"] > some["rank"]
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_a_single_5r_trade_stays_out_of_the_top_quarter(seed):
     events = normal_universe(seed) + trades_r([5.0], symbol="ONE")
     out = ranked(events)
@@ -95,15 +95,16 @@ def test_a_single_5r_trade_stays_out_of_the_top_quarter(seed):
     assert entry(out, "ONE")["rank"] > n / 4
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_two_trades_at_the_r_bound_cannot_dominate(seed):
-    """Two trades at the decoder's |R| bound (1e12) never rank first, and count no
-    more than two trades at the winsorisation bound: beyond it, size adds nothing."""
+    """Two trades at the decoder's |R| bound (1e12) stay out of the top quarter, and
+    count no more than two trades at the winsorisation bound: beyond it, size adds
+    nothing."""
     clip = ROBUST.clip_r
     huge = ranked(normal_universe(seed) + trades_r([MAX_R, MAX_R], risk=1.0, symbol="HUGE"))
     at_clip = ranked(normal_universe(seed) + trades_r([clip, clip], symbol="HUGE"))
     e = entry(huge, "HUGE")
-    assert e["rank"] > 1 and e["edge"]["mean_r"] == clip
+    assert e["rank"] > len(huge["symbols"]) / 4 and e["edge"]["mean_r"] == clip
     assert e["score"] == pytest.approx(entry(at_clip, "HUGE")["score"], abs=1e-12)
     assert e["rank"] == entry(at_clip, "HUGE")["rank"]
 
