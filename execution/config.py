@@ -202,11 +202,13 @@ class ScoreConfig(_Strict, frozen=True):
     prior_trades: PositiveInt = 20
     weights: dict[str, NonNegFloat] = msgspec.field(default_factory=lambda: dict(SCORE_WEIGHTS))
     expectancy_figure: Literal["recent", "robust", "raw"] = "recent"
-    variance_prior_trades: NonNegFloat = 5.0
+    variance_prior_trades: NonNegFloat = 2.0
     min_r_sd: PositiveFloat = 0.1
     prior_sd_r: PositiveFloat = 0.25
     min_prior_sd_r: PositiveFloat = 0.05
     min_prior_symbols: Annotated[int, Meta(ge=2)] = 4
+    # the expectancy component is tanh(posterior mean / (expectancy_scale·τ))
+    expectancy_scale: PositiveFloat = 1.0
     # change detection (execution/intel/drift.py): the last-N window whose trades the
     # Page–Hinkley test reads (null: no test), its λ and δ in R, the trades between
     # alarms, and whether the expectancy then reads only the trades since the change

@@ -170,6 +170,19 @@ class TestCrossSectional:
 
 
 class TestMissingInputs:
+    def test_missing_components_take_no_weight(self):
+        """The score is the weighted mean over the components present: a trades-only
+        symbol is not capped by the router weights it has no figures for."""
+        g = base_group(fills=0, maker_fill_rate=None, fallback_rate=None, reject_rate=None)
+        g.update(avg_slippage_bps=None, notional_usd=0.0, orders=0, rejects=0)
+        e = entry(scores({"AAA": g, "BBB": base_group(avg_r=-0.1)}), "AAA")
+        present = [k for k in SCORE_COMPONENTS if k not in e["missing"]]
+        w = {k: CFG.weights[k] for k in present}
+        assert e["weights_used"] == pytest.approx({k: v / sum(w.values()) for k, v in w.items()})
+        assert e["score"] == pytest.approx(
+            sum(e["weights_used"][k] * e["components"][k] for k in present)
+        )
+
     def test_trades_only_gives_neutral_router_components(self):
         g = base_group(fills=0, maker_fill_rate=None, fallback_rate=None, reject_rate=None)
         g.update(avg_slippage_bps=None, notional_usd=0.0, orders=0, rejects=0)
@@ -197,8 +210,9 @@ class TestMissingInputs:
     @pytest.mark.parametrize("health", [None, {}, {"symbols": []}, {"symbols": {"AAA": "x"}}, []])
     def test_malformed_router_health_is_ignored(self, health):
         g = base_group(fills=0, maker_fill_rate=None, fallback_rate=None, avg_slippage_bps=None)
+        g.update(orders=0, rejects=0)
         e = entry(scores({"AAA": g}, health), "AAA")
-        assert "router_quality" in e["missing"]
+        assert "router_quality" in e["missing"] and "sources" not in e
 
     def test_absent_window_scores_nothing(self):
         out = score_symbols(doc_of({"AAA": base_group()}, "7d"), config=CFG, generated_at=1.0)

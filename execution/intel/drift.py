@@ -15,9 +15,10 @@ own): with ``x̄_t`` the mean since the last alarm,
 * down: ``D_t = Σ (x_i − x̄_i + δ)``, alarm when ``max D − D_t > λ``;
 
 after an alarm the statistics restart. The last alarm is reported: the ``ts`` of
-the trade that raised it, the direction, and the estimated change point (the trade
-after the extreme of the cumulative sum), from which the score takes its evidence
-— the history before the change is discounted entirely.
+the trade that raised it, the direction, and the estimated change point: the
+least-squares split of the trades from the restart to the alarm into two means
+(:func:`split`; ``trades_since`` counts from it), from which the score can take its
+evidence — the history before the change is discounted entirely.
 
 >>> import numpy as np
 >>> x = np.r_[np.full(60, 0.5), np.full(40, -0.5)]
@@ -73,6 +74,29 @@ class Drift:
                 "trades_since": self.trades_since, "mean_r_since": self.mean_r_since}  # fmt: skip
 
 
+def split(x: list[float], lo: int, hi: int, direction: str) -> int:
+    """The least-squares change point of ``x[lo:hi]``: the first index of the later
+    part, the split that best explains the segment as two means (one mean shift in
+    ``direction``), i.e. the one maximising ``k·(n−k)/n · (m₁ − m₂)²``. The
+    extreme of the Page–Hinkley sum itself lies early: its reference is the running
+    mean, noisy over the first trades and pulled toward the new level after it.
+
+    >>> split([0.0, 0.0, 0.0, 1.0, 1.0], 0, 5, "up"), split([1.0, 1.0, 0.0], 0, 3, "down")
+    (3, 2)
+    """
+    n = hi - lo
+    total = math.fsum(x[lo:hi])
+    best, at, left = -1.0, hi - 1, 0.0
+    for k in range(1, n):
+        left += x[lo + k - 1]
+        m1, m2 = left / k, (total - left) / (n - k)
+        shift = m2 - m1 if direction == "up" else m1 - m2
+        gain = k * (n - k) / n * shift * abs(shift)
+        if gain > best:
+            best, at = gain, lo + k
+    return at
+
+
 def page_hinkley(ts: Floats, r: Floats, policy: DriftPolicy) -> Drift | None:
     """The last change the test detects in ``r`` (arrival order), or None."""
     x = np.clip(np.asarray(r, dtype=np.float64), -policy.clip_r, policy.clip_r).tolist()
@@ -80,27 +104,22 @@ def page_hinkley(ts: Floats, r: Floats, policy: DriftPolicy) -> Drift | None:
     found: tuple[float, str, int] | None = None
     start, n, mean = 0, 0, 0.0
     up = down = up_min = down_max = 0.0
-    up_at = down_at = 0
     for i, xi in enumerate(x):
         n += 1
         mean += (xi - mean) / n
         up += xi - mean - policy.delta_r
         down += xi - mean + policy.delta_r
-        if up < up_min:
-            up_min, up_at = up, i + 1 - start
-        if down > down_max:
-            down_max, down_at = down, i + 1 - start
+        up_min, down_max = min(up_min, up), max(down_max, down)
         if n < policy.min_trades:
             continue
         if up - up_min > policy.threshold_r:
-            found = (times[i], "up", start + up_at)
+            found = (times[i], "up", split(x, start, i + 1, "up"))
         elif down_max - down > policy.threshold_r:
-            found = (times[i], "down", start + down_at)
+            found = (times[i], "down", split(x, start, i + 1, "down"))
         else:
             continue
         start, n, mean = i + 1, 0, 0.0
         up = down = up_min = down_max = 0.0
-        up_at = down_at = 0
     if found is None:
         return None
     at_ts, direction, changed = found

@@ -2,22 +2,28 @@
 ranked (architecture §5, ``symbol_scores_v6.json``; docs/score.md).
 
 The score exists to rank symbols by their **true edge now**. Its expectancy
-component is the calibrated ``2·P(edge > 0) − 1`` of an empirical-Bayes posterior
-over a winsorised, exponentially weighted mean R (``avg_r_recent`` of the
-expectancy document, :class:`~execution.intel.folds.RobustPolicy`); the other
+component is ``tanh(posterior mean / s)`` — a strictly increasing function of the
+empirical-Bayes posterior mean of the edge, ``s`` the cross-sectional prior spread
+τ (times ``expectancy_scale``) — over a winsorised, exponentially weighted mean R
+(``avg_r_recent`` of the expectancy document, :class:`~execution.intel.folds.RobustPolicy`);
+the calibrated ``P(edge > 0)`` is published beside it under ``edge``. The other
 components are rates and cross-sectional comparisons
 (:mod:`execution.intel.score_components`, where each is defined with its neutral
-value). The score is the weighted mean of the components (weights from
-``score.weights``, normalised), so it lies in [−1, 1].
+value). The score is the weighted mean of the components **present** (weights from
+``score.weights``, renormalised over them: ``weights_used``), so it lies in [−1, 1].
 
 A missing input (no trades with R, no wins figure, no orders, no fills…) gives
-the neutral component 0, listed under ``missing``; router figures fall back to
+the neutral component 0, listed under ``missing``, and takes no weight, so it
+neither caps nor lifts the score. Orders without a single fill are not missing
+figures: no liquidity (−1) and the worst fill. Router figures fall back to
 ``router_health.json`` when the window has none, and ``sources`` says so. Each
-entry explains itself: ``components``, ``contributions`` (weight × component, summing
-to the score), ``edge`` (the posterior behind the expectancy) and ``confidence``
-(the share of that posterior that is the symbol's own evidence). All else equal,
-a better expectancy or a healthier router never lowers a score (a symbol's prior
-comes from the other symbols only). Ranks are by score, ties broken by symbol name.
+entry explains itself: ``components``, ``weights_used``, ``contributions``
+(weight used × component, summing to the score), ``edge`` (the posterior behind
+the expectancy) and ``confidence`` (the share of that posterior that is the
+symbol's own evidence). All else equal, a better expectancy or a healthier router
+never lowers a score: a symbol's shrinkage (its pooled noise variance and its
+prior spread τ) comes from the other symbols only, so its posterior mean rises
+with each of its trades' R. Ranks are by score, ties broken by symbol name.
 
 >>> doc = {"as_of": 10.0, "windows": {"all": {"symbols": {
 ...     "AAA": {"trades": 40, "wins": 24, "avg_r": 0.3, "r_trades": 40, "r_std": 1.0,
@@ -30,7 +36,7 @@ comes from the other symbols only). Ranks are by score, ties broken by symbol na
 >>> out["top"], [s["rank"] for s in out["symbols"]]
 (['AAA', 'BBB'], [1, 2])
 >>> [round(s["components"]["expectancy"], 3) for s in out["symbols"]]
-[0.891, -0.715]
+[0.649, -0.474]
 """
 
 from __future__ import annotations
@@ -130,6 +136,20 @@ def _router(
     return out, sources
 
 
+def weights_present(weights: Mapping[str, float], missing: list[str]) -> dict[str, float]:
+    """The weights of the components present, renormalised to sum to 1: a missing
+    component is neutral — it neither counts 0 at its weight (which would cap the
+    score of a symbol with fewer inputs) nor lifts or lowers the rest. Empty when
+    no weighted component is present (the score is then 0).
+
+    >>> weights_present({"expectancy": 0.5, "hit_rate": 0.25, "slippage": 0.25}, ["slippage"])
+    {'expectancy': 0.6666666666666666, 'hit_rate': 0.3333333333333333}
+    """
+    present = {k: w for k, w in weights.items() if k not in missing and w > 0}
+    total = math.fsum(present.values())
+    return {k: w / total for k, w in present.items()} if total > 0 else {}
+
+
 def score_symbols(
     expectancy: Mapping[str, Any],
     router_health: Mapping[str, Any] | None = None,
@@ -156,7 +176,8 @@ def score_symbols(
     weights = {k: v / total for k, v in weights.items()}
     prior = float(cfg.prior_trades)
     policy = sc.EdgePolicy(cfg.variance_prior_trades, cfg.min_r_sd, cfg.prior_sd_r,
-                           cfg.min_prior_sd_r, cfg.min_prior_symbols)  # fmt: skip
+                           cfg.min_prior_sd_r, cfg.min_prior_symbols, ROBUST.clip_r,
+                           cfg.expectancy_scale)  # fmt: skip
     found: Mapping[str, Any] = (
         expectancy.get("windows", {}).get(window, {}).get("symbols", {}) or {}
     )
@@ -194,14 +215,21 @@ def score_symbols(
                 router["fallback_rate"],
                 router["fills"] or 0.0,
                 prior=prior,
+                orders=router["orders"] or 0.0,
             ),
             "reject_rate": sc.reject_rate(router["rejects"], router["orders"] or 0.0, prior=prior),
-            "liquidity": sc.liquidity(_num(g.get("notional_usd")), med_notional),
+            "liquidity": sc.liquidity(
+                _num(g.get("notional_usd")),
+                med_notional,
+                orders=router["orders"] or 0.0,
+                fills=router["fills"] or 0.0,
+            ),
             "volatility": sc.volatility(spread[sym], med_r_std, r_trades, prior=prior),
         }
         missing = [k for k in SCORE_COMPONENTS if values[k] is None]
         comp = {k: 0.0 if values[k] is None else float(values[k] or 0.0) for k in SCORE_COMPONENTS}
-        contributions = {k: weights[k] * comp[k] for k in SCORE_COMPONENTS}
+        used = weights_present(weights, missing)
+        contributions = {k: used.get(k, 0.0) * comp[k] for k in SCORE_COMPONENTS}
         score = min(RANGE[1], max(RANGE[0], math.fsum(contributions.values())))
         entry: dict[str, Any] = {
             "symbol": sym,
@@ -211,6 +239,7 @@ def score_symbols(
             "confidence": 0.0 if edge is None else edge.confidence,
             "components": comp,
             "contributions": contributions,
+            "weights_used": used,
             "edge": None
             if edge is None
             else {
@@ -222,6 +251,7 @@ def score_symbols(
                 "posterior_mean_r": edge.posterior_mean_r,
                 "posterior_sd_r": edge.posterior_sd_r,
                 "p_edge_positive": edge.p_edge_positive,
+                "scale_r": edge.scale_r,
             },
             "drift": None if change is None else change.document(),
             "inputs": {
@@ -268,6 +298,7 @@ def score_symbols(
             "prior_sd_r": policy.prior_sd_r,
             "min_prior_sd_r": policy.min_prior_sd_r,
             "min_prior_symbols": policy.min_prior_symbols,
+            "expectancy_scale": policy.scale,
             "drift_threshold_r": cfg.drift_threshold_r,
             "drift_delta_r": cfg.drift_delta_r,
             "drift_min_trades": cfg.drift_min_trades,

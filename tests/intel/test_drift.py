@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from execution.config import ScoreConfig
-from execution.intel.drift import DriftPolicy, page_hinkley
+from execution.intel.drift import DriftPolicy, page_hinkley, split
 from execution.intel.engine import ExpectancyEngine
 from execution.intel.events import Trade, make_decoder, to_event
 from execution.intel.symbol_score_v6 import drift_of, score_symbols
@@ -40,6 +40,39 @@ class TestPageHinkley:
         assert 75 <= d.changed_at <= 90 and d.detected_at_ts >= 80
         assert d.trades_since == 140 - d.changed_at
         assert d.mean_r_since == pytest.approx(np.mean(r[d.changed_at :]))
+
+    @pytest.mark.parametrize(("pre", "post", "before", "after", "sd"),
+                             [(30, 20, 0.5, -1.0, 0.5), (20, 30, 0.5, -1.0, 0.5),
+                              (25, 25, 0.3, -0.9, 1.0)])  # fmt: skip
+    def test_the_change_point_is_not_biased_early(self, pre, post, before, after, sd):
+        """Over 100 records of a 50-trade window with one shift, trades_since is
+        centred on the truth (the extreme of the running-mean sum put it 6–12
+        trades early) and mean_r_since on the new edge."""
+        since, means = [], []
+        for seed in range(100):
+            rng = np.random.default_rng(seed)
+            r = np.r_[rng.normal(before, sd, pre), rng.normal(after, sd, post)]
+            d = page_hinkley(ts(pre + post), r, DriftPolicy())
+            if d is not None:
+                since.append(d.trades_since)
+                means.append(d.mean_r_since)
+        assert len(since) >= 50
+        assert abs(np.median(since) - post) <= 1
+        assert abs(np.median(means) - after) <= 0.15
+
+    @pytest.mark.parametrize("direction", ["up", "down"])
+    def test_split_agrees_with_a_brute_force_least_squares_split(self, direction):
+        rng = np.random.default_rng(4)
+        for _ in range(20):
+            x = rng.normal(0, 1, int(rng.integers(2, 30))).tolist()
+            sign = 1 if direction == "up" else -1
+
+            def fit(k, x=x, sign=sign):
+                a, b = np.mean(x[:k]), np.mean(x[k:])
+                return k * (len(x) - k) / len(x) * (b - a) * abs(b - a) * sign
+
+            want = max(range(1, len(x)), key=lambda k: (fit(k), -k))
+            assert split(x, 0, len(x), direction) == want
 
     def test_a_steady_record_raises_no_alarm(self):
         rng = np.random.default_rng(2)

@@ -4,6 +4,7 @@ neutral value for missing inputs, direction, and the empirical-Bayes edge."""
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 from hypothesis import given
@@ -60,6 +61,16 @@ class TestRates:
         assert sc.slippage(5.0, 100, prior=20) < 0 < sc.slippage(-5.0, 100, prior=20)  # type: ignore[operator]
         assert sc.liquidity(1e6 * math.e**2, 1e6) == pytest.approx(math.tanh(1))
         assert sc.liquidity(0.0, 1e6) is None and sc.liquidity(1e6, None) is None
+
+    def test_orders_without_fills_are_the_worst_fill_not_missing(self):
+        """Zero notional from orders that all failed is no liquidity (−1); without
+        orders it is unknown. The router that filled none of its orders scores −1
+        shrunk by orders."""
+        assert sc.liquidity(0.0, 1e6, orders=3, fills=0) == -1.0
+        assert sc.liquidity(None, 1e6, orders=3, fills=0) == -1.0
+        assert sc.liquidity(0.0, 1e6, orders=0, fills=0) is None
+        assert sc.router_quality(None, None, 0, prior=20, orders=3) == pytest.approx(-3 / 23)
+        assert sc.router_quality(None, None, 0, prior=20, orders=0) is None
         assert sc.volatility(2.0, 1.0, 1e9, prior=20) == pytest.approx(-math.tanh(math.log(2)))
         assert sc.volatility(None, 1.0, 10, prior=20) is None
 
@@ -70,14 +81,50 @@ def universe(n: int = 12, trades: int = 100) -> list[sc.Evidence | None]:
 
 
 class TestEdge:
-    def test_components_are_calibrated_probabilities(self):
+    def test_component_is_the_posterior_mean_on_the_prior_scale(self):
+        """tanh(posterior mean / (scale·τ)), with the calibrated P(edge > 0) beside it."""
         out = sc.edges(universe(), POLICY)
         for e in out:
             assert e is not None
-            assert e.component == pytest.approx(2 * e.p_edge_positive - 1)
+            assert e.scale_r == pytest.approx(POLICY.scale * e.prior_sd_r)
+            assert e.component == pytest.approx(math.tanh(e.posterior_mean_r / e.scale_r))
             assert 0 < e.confidence < 1
             z = e.posterior_mean_r / e.posterior_sd_r
             assert e.p_edge_positive == pytest.approx(0.5 * math.erfc(-z / math.sqrt(2)))
+
+    def test_the_component_does_not_saturate_before_the_posterior_mean(self):
+        """Two long records, both beyond doubt positive: the larger edge reads higher
+        (2·P(edge > 0) − 1 would give both 1)."""
+        ev = [*universe(), sc.Evidence(0.2, 2000.0, 0.5, 2000)]
+        ev.append(sc.Evidence(1.0, 2000.0, 0.5, 2000))
+        small, big = sc.edges(ev, POLICY)[-2:]
+        assert small is not None and big is not None
+        assert small.p_edge_positive > 0.999 and big.p_edge_positive > 0.999
+        assert small.component < big.component < 1.0
+
+    def test_leave_one_out_medians(self):
+        xs = [5.0, 1.0, None, 3.0, 2.0, 4.0, 4.0]
+        got = sc.medians_without(xs)
+        for i in range(len(xs)):
+            rest = [v for j, v in enumerate(xs) if j != i and v is not None]
+            assert got[i] == statistics.median(rest)
+        assert sc.medians_without([1.0]) == [None] and sc.medians_without([]) == []
+
+    @given(st.lists(st.none() | st.floats(-1e6, 1e6), max_size=12))
+    def test_leave_one_out_medians_agree_with_a_plain_reference(self, xs):
+        got = sc.medians_without(xs)
+        for i in range(len(xs)):
+            rest = [v for j, v in enumerate(xs) if v is not None and (j != i or xs[i] is None)]
+            assert got[i] == (statistics.median(rest) if rest else None)
+
+    @given(st.floats(-2, 2), st.floats(0.01, 3), st.floats(0, 2))
+    def test_a_symbols_shrinkage_comes_from_the_others(self, mean, sd, gain):
+        """Its own mean and spread move neither its prior nor its sampling variance."""
+        base = universe()
+        a = sc.edges([*base, sc.Evidence(mean, 50.0, sd, 50)], POLICY)[-1]
+        b = sc.edges([*base, sc.Evidence(mean + gain, 50.0, sd * 2, 50)], POLICY)[-1]
+        assert a is not None and b is not None
+        assert a.prior_sd_r == b.prior_sd_r and a.se_r == b.se_r
 
     def test_no_evidence_is_none(self):
         out = sc.edges([*universe(), None], POLICY)
@@ -89,11 +136,12 @@ class TestEdge:
         one = sc.edges(ev, POLICY)[-1]
         assert one is not None and abs(one.component) < 0.5 and one.confidence < 0.1
 
-    def test_a_long_steady_record_approaches_one(self):
+    def test_a_long_steady_record_of_a_large_edge_approaches_one(self):
         ev = universe()
-        ev.append(sc.Evidence(0.3, 1000.0, 0.5, 1000))
+        ev.append(sc.Evidence(0.6, 1000.0, 0.5, 1000))
         steady = sc.edges(ev, POLICY)[-1]
-        assert steady is not None and steady.component > 0.99 and steady.confidence > 0.9
+        assert steady is not None and steady.component > 0.95 and steady.confidence > 0.9
+        assert steady.p_edge_positive > 0.999
 
     @given(st.floats(-2, 2), st.floats(0, 2), st.floats(1, 500), st.none() | st.floats(0, 5))
     def test_a_better_mean_never_lowers_the_component(self, mean, gain, n, sd):
