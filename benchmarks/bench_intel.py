@@ -89,7 +89,7 @@ NOT_IN_REFERENCES = ("avg_r_robust", "r_std_robust", "avg_r_recent", "r_std_rece
                      "r_recent_trades")  # fmt: skip
 
 
-def _common(windows: dict[str, Any]) -> dict[str, Any]:
+def common_windows(windows: dict[str, Any]) -> dict[str, Any]:
     """``windows`` without the figures the references leave out."""
     from execution.intel.document import DIMENSIONS
 
@@ -119,7 +119,7 @@ def job_agree(path: str) -> dict[str, Any]:
     for name, mod in (("polars", reference_polars), ("pandas", reference_pandas)):
         theirs, _ = mod.run(path, cfg)
         try:
-            assert_close(_common(theirs["windows"]), _common(ours["windows"]))
+            assert_close(common_windows(theirs["windows"]), common_windows(ours["windows"]))
             out[name] = "equal"
         except AssertionError as exc:
             out[name] = f"DIFFER: {str(exc)[:200]}"
