@@ -25,12 +25,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from execution.intel.document import DIMENSIONS
 from execution.intel.events import Event, Order, Trade, event_ids
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from execution.intel.folds import order_columns, trade_columns
-from streaming.fold import Segments
-from streaming.windows import Block
 
 Cell = tuple[str, str, str, str]
 _CELL = attrgetter("symbol", "strategy", "policy", "regime")
@@ -151,15 +148,7 @@ def apply_columns(engine: ExpectancyEngine, cols: EventColumns, at: np.ndarray[A
     ]
     trades = int(is_trade.sum())
     inputs.saw_many(trades, len(at) - trades, float(cols.ts[at].max()))
-    copies = len(DIMENSIONS)
-    for side, (mask, columns) in enumerate(sides):
-        if not mask.any():
-            continue
-        side_codes = codes[:, mask].ravel()
-        tiled = {k: np.tile(v, copies) for k, v in columns.items()}
-        block = Block(tiled["ts"], tiled, side_codes, Segments(side_codes), groups.total)
-        for pair in engine._sides:
-            pair[side].absorb(block)
+    engine.absorb_sides(codes, sides)
 
 
 def take(cols: EventColumns, rows: np.ndarray[Any, Any]) -> EventColumns:

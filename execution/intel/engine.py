@@ -58,7 +58,7 @@ from execution.intel.folds import (
 from execution.intel.groups import Groups
 from execution.intel.lookback import parse_windows
 from streaming.decode import RecentIds, Reject, Skip
-from streaming.fold import Floats, Ints, Segments, grow
+from streaming.fold import Bools, Columns, Floats, Ints, Segments, grow
 from streaming.framing import OVERLONG, Frame
 from streaming.windows import Block, LastN, WindowKind, window
 
@@ -158,14 +158,7 @@ class ExpectancyEngine:
 
     def feed_many(self, frames: Iterable[Frame]) -> None:
         """Many lines: each is applied, rejected or skipped as by :meth:`feed`."""
-        batch = frames if isinstance(frames, list) else list(frames)
-        overlong = batch.count(OVERLONG)
-        if overlong:
-            self._inputs.rejected["over_long"] += overlong
-            batch = [f for f in batch if f is not OVERLONG]
-        events, outcomes = self.decoder.decode_many(batch)  # type: ignore[arg-type]
-        for outcome in outcomes:
-            self._inputs.count(outcome)
+        events = self.decode_frames(frames)
         if len(self._pending) + len(events) < PENDING_MAX:
             self._pending += events  # folded with the next block, read or checkpoint
         else:
@@ -203,6 +196,13 @@ class ExpectancyEngine:
         sides = [(is_trade, trade_columns(trades)), (~is_trade, order_columns(orders))]
         top = max(float(c["ts"].max()) for m, c in sides if len(c["ts"]))
         self._inputs.saw_many(len(trades), len(orders), top)
+        self.absorb_sides(codes, sides)
+
+    def absorb_sides(self, codes: Ints, sides: Sequence[tuple[Bools, Columns]]) -> None:
+        """Hand every window one block per side (trades, orders): ``codes`` holds each
+        grouping's group ids of the batch's events (a row per grouping), ``sides``
+        each side's mask over the events and its input columns; each event enters
+        once per grouping."""
         copies = len(DIMENSIONS)
         for side, (mask, columns) in enumerate(sides):
             if not mask.any():
