@@ -1,4 +1,4 @@
-"""Shared fixtures and the Hypothesis profiles (``HYPOTHESIS_PROFILE=quick|ci``)."""
+"""Shared fixtures and the Hypothesis profiles (``HYPOTHESIS_PROFILE=quick|ci|explore``)."""
 
 from __future__ import annotations
 
