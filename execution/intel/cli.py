@@ -243,14 +243,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         progress.done()
         lock.release()
-    rate = result.lines / max(result.seconds, 1e-9)
-    print(
-        f"replayed {len(result.files)} file(s), {result.lines:,} lines in {result.seconds:.2f}s "
-        f"({rate:,.0f} lines/s): {_inputs_line(result.expectancy)}"
-    )
-    print(format_table(result.scores, args.top))
+    _report_replay(
+        f"{len(result.files)} file(s)", lines=result.lines, seconds=result.seconds,
+        expectancy=result.expectancy, scores=result.scores, args=args,
+    )  # fmt: skip
     state = Path(args.state_dir)
-    print(f"wrote {state / EXPECTANCY_FILE} and {state / SCORES_FILE}")
     if result.snapshots is not None:
         print(
             f"history: {result.snapshots} new snapshot(s) every {cfg.history.cadence_s} s "
@@ -300,15 +297,31 @@ def cmd_replay_fund(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     finally:
         lock.release()
-    rate = result.lines / max(result.seconds, 1e-9)
+    _report_replay(
+        f"{len(result.sources)} source(s) ({result.how})", lines=result.lines,
+        seconds=result.seconds, expectancy=result.expectancy, scores=result.scores, args=args,
+    )  # fmt: skip
+    return 0
+
+
+def _report_replay(
+    what: str,
+    *,
+    lines: int,
+    seconds: float,
+    expectancy: dict[str, Any],
+    scores: dict[str, Any],
+    args: argparse.Namespace,
+) -> None:
+    """What a replay read, the top of its ranking and the documents it wrote."""
+    rate = lines / max(seconds, 1e-9)
     print(
-        f"replayed {len(result.sources)} source(s) ({result.how}), {result.lines:,} lines in "
-        f"{result.seconds:.2f}s ({rate:,.0f} lines/s): {_inputs_line(result.expectancy)}"
+        f"replayed {what}, {lines:,} lines in {seconds:.2f}s ({rate:,.0f} lines/s): "
+        f"{_inputs_line(expectancy)}"
     )
-    print(format_table(result.scores, args.top))
+    print(format_table(scores, args.top))
     state = Path(args.state_dir)
     print(f"wrote {state / EXPECTANCY_FILE} and {state / SCORES_FILE}")
-    return 0
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
