@@ -16,11 +16,12 @@ import orjson
 import pandas as pd
 
 from execution.config import IntelConfig
+from execution.intel.events import source_label
 from execution.intel.expectancy_v6 import DIMENSIONS, Inputs, Window, build_document
 from execution.intel.folds import Sufficient, records_of
 from execution.intel.symbol_score_v6 import score_symbols
 
-KEYS = ("symbol", "strategy", "policy", "regime")
+KEYS = ("symbol", "strategy", "policy", "regime", "executor")
 FIELDS = (
     "event", "ts", *KEYS, "order_id", "status", "notional_usd", "is_maker", "fallback",
     "slippage_bps", "latency_ms", "trade_id", "pnl_usd", "risk_usd", "r_multiple",
@@ -46,8 +47,9 @@ def load(path: str | Path) -> pd.DataFrame:
         (df["event"] == "trade") & df["trade_id"].notna() & df["pnl_usd"].notna()
     )
     df = df[ok].copy()
-    for k in KEYS[1:]:
+    for k in KEYS[1:-1]:
         df[k] = df[k].fillna("unknown")
+    df["executor"] = df["executor"].fillna(source_label(path))
     df["id"] = df["order_id"].where(df["event"] == "order", df["trade_id"])
     return df.drop_duplicates(subset=["event", "id"], keep="first")
 

@@ -19,6 +19,7 @@ import orjson
 import polars as pl
 
 from execution.config import IntelConfig
+from execution.intel.events import source_label
 from execution.intel.expectancy_v6 import DIMENSIONS, Inputs, Window, build_document
 from execution.intel.folds import Sufficient, records_of
 from execution.intel.symbol_score_v6 import score_symbols
@@ -30,6 +31,7 @@ SCHEMA = {
     "strategy": pl.String,
     "policy": pl.String,
     "regime": pl.String,
+    "executor": pl.String,
     "order_id": pl.String,
     "status": pl.String,
     "notional_usd": pl.Float64,
@@ -42,7 +44,7 @@ SCHEMA = {
     "risk_usd": pl.Float64,
     "r_multiple": pl.Float64,
 }
-KEYS = ("symbol", "strategy", "policy", "regime")
+KEYS = ("symbol", "strategy", "policy", "regime", "executor")
 KINDS = (b'"order"', b'"trade"')
 
 
@@ -72,7 +74,10 @@ def load(path: str | Path, *, clean: bool = False) -> pl.DataFrame:
                 & pl.col("pnl_usd").is_not_null()
             )
         )
-    ).with_columns(pl.col(k).fill_null("unknown") for k in KEYS[1:])
+    ).with_columns(
+        *(pl.col(k).fill_null("unknown") for k in KEYS[1:-1]),
+        pl.col("executor").fill_null(source_label(path)),
+    )
     df = df.with_columns(
         pl.when(pl.col("event") == "order")
         .then(pl.col("order_id"))

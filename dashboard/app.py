@@ -295,6 +295,7 @@ def intelligence(directory: Path) -> None:
             ("strategies", "Expectancy by strategy"),
             ("policies", "Expectancy by router policy"),
             ("regimes", "Expectancy by regime"),
+            ("executors", "Expectancy by executor"),
         ):
             st.subheader(title)
             rows = h.group_table(expectancy.doc, window, dim, notes)

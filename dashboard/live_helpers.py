@@ -40,7 +40,7 @@ EXPECTANCY = "expectancy_v6.json"
 SCORES = "symbol_scores_v6.json"
 STALE_AFTER_S = 120.0
 COMPONENTS = ("expectancy", "hit_rate", "slippage", "router_quality", "liquidity", "volatility")
-DIMENSIONS = ("symbols", "strategies", "policies", "regimes")
+DIMENSIONS = ("symbols", "strategies", "policies", "regimes", "executors")
 WINDOW_NAME = re.compile(r"all|[1-9][0-9]*t|[1-9][0-9]*(\.[0-9]+)?[smhd]")
 PAGE_ROWS = 200  # ranking rows per page (a styled table has a cell limit)
 MAX_DEPTH = 64  # deeper JSON containers are read as TOO_DEEP
@@ -495,6 +495,7 @@ GROUP_KEY = {
     "strategies": "strategy",
     "policies": "policy",
     "regimes": "regime",
+    "executors": "executor",
 }
 GROUP_COLUMNS = (
     "trades",

@@ -2,13 +2,14 @@
 and the engine's batch step (:meth:`ExpectancyEngine.apply_many`) on such columns.
 
 A part's valid events become, in file order: their ``ts``, id, kind, cell (symbol,
-strategy, policy, regime) and row among the part's trades or orders, and the input
-columns of the trade and order folds (:func:`~execution.intel.folds.trade_columns`,
-:func:`~execution.intel.folds.order_columns`: row-wise, so any selection of rows is
-the columns of the selected events). The client concatenates the parts and feeds
-the events in the contract order, batch by batch, through :func:`apply_columns`:
-de-duplication over the engine's recent ids, then what ``apply_many`` does with a
-batch of events — ``max_groups`` admission in order of first sight, group codes,
+strategy, policy, regime, executor: :func:`~execution.intel.events.number_cells`) and
+row among the part's trades or orders, and the input columns of the trade and order
+folds (:func:`~execution.intel.folds.trade_columns`,
+:func:`~execution.intel.folds.order_columns`: row-wise, so any selection of rows is the
+columns of the selected events). The client concatenates the parts and feeds the events
+in the contract order, batch by batch, through :func:`apply_columns`: de-duplication
+over the engine's recent ids, then what ``apply_many`` does with a batch of events —
+``max_groups`` admission in order of first sight, group codes,
 one block per side to every window — without building an event object again.
 """
 
@@ -25,12 +26,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from execution.intel.events import Event, Order, Trade, event_ids
+from execution.intel.events import UNKNOWN, Cell, Event, Order, Trade, event_ids, number_cells
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from execution.intel.folds import order_columns, trade_columns
-
-Cell = tuple[str, str, str, str]
-_CELL = attrgetter("symbol", "strategy", "policy", "regime")
 
 
 @dataclass(slots=True)
@@ -50,8 +48,9 @@ class EventColumns:
         return len(self.ts)
 
 
-def to_columns(events: list[Event]) -> EventColumns:
-    """The columns of ``events`` (valid, not de-duplicated), in their order."""
+def to_columns(events: list[Event], source: str = UNKNOWN) -> EventColumns:
+    """The columns of ``events`` (valid, not de-duplicated), in their order; events
+    that name no executor are ``source``'s."""
     n = len(events)
     is_trade = np.fromiter(map(isinstance, events, repeat(Trade)), np.bool_, n)
     flags = is_trade.tolist()
@@ -60,15 +59,14 @@ def to_columns(events: list[Event]) -> EventColumns:
     row = np.empty(n, np.int64)
     row[is_trade] = np.arange(len(trades))
     row[~is_trade] = np.arange(len(orders))
-    number: defaultdict[Cell, int] = defaultdict(itertools.count().__next__)
-    cell = np.fromiter(map(number.__getitem__, map(_CELL, events)), np.int64, n)
+    cells, cell = number_cells(events, source)
     return EventColumns(
         ts=np.fromiter(map(attrgetter("ts"), events), np.float64, n),
         ids=cast(list[str], event_ids(events)),
         is_trade=is_trade,
         row=row,
         cell=cell,
-        cells=list(number),
+        cells=cells,
         trades=trade_columns(trades),
         orders=order_columns(orders),
     )

@@ -19,7 +19,7 @@ from streaming.decode import Reject, Skip
 
 SCHEMA: Final = "expectancy_v6"
 VERSION: Final = 1
-DIMENSIONS: Final = ("symbols", "strategies", "policies", "regimes")
+DIMENSIONS: Final = ("symbols", "strategies", "policies", "regimes", "executors")
 
 
 @dataclass(slots=True)

@@ -3,7 +3,7 @@ moment, its whole state as plain data for checkpoints.
 
 An event's path: the decoder (:func:`~execution.intel.events.make_decoder`) turns a
 line into a typed event or a counted reject and drops duplicate ids; the engine
-numbers its groups (one code per symbol, strategy, policy and regime, admitted
+numbers its groups (one code per symbol, strategy, policy, regime and executor, admitted
 up to ``max_groups`` per grouping), turns each batch into columns once
 (:mod:`execution.intel.folds`) and hands one :class:`~streaming.windows.Block` per
 side (trades, orders) to every window (:mod:`streaming.windows`). A read folds
@@ -30,19 +30,25 @@ the next batch, read or checkpoint: there is one fold path, the block.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import operator
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import compress, repeat
-from operator import attrgetter
 from typing import Any, Final, cast
 
 import numpy as np
 
 from execution.config import IntelConfig
 from execution.intel.document import DIMENSIONS, Inputs, build_document
-from execution.intel.events import Event, Order, Trade, make_decoder, to_event
+from execution.intel.events import (
+    UNKNOWN,
+    Event,
+    Order,
+    Trade,
+    cell_of,
+    make_decoder,
+    number_cells,
+    to_event,
+)
 from execution.intel.folds import (
     ORDER_INPUTS,
     ORDERS,
@@ -62,31 +68,24 @@ from streaming.fold import Bools, Columns, Floats, Ints, Segments, grow
 from streaming.framing import OVERLONG, Frame
 from streaming.windows import Block, LastN, WindowKind, window
 
-STATE_VERSION: Final = 3  # 3: the trade fold keeps the winsorised and decayed R
+STATE_VERSION: Final = 4  # 3: the winsorised and decayed R; 4: the executors grouping
 # The policy fields a saved state depends on: a state is restored (or merged) only
 # into an engine with the same ones.
 STATE_POLICY: Final = ("scratch_epsilon_r", "dedup_horizon", "max_groups")
 # Events fed one at a time are folded as one block once this many wait.
 PENDING_MAX: Final = 4096
-_CELL: Final = attrgetter("symbol", "strategy", "policy", "regime")
 
 
 class EngineStateError(ValueError):
     """A saved engine state that does not fit this engine (other windows, policy)."""
 
 
-def _cells(events: Sequence[Event]) -> tuple[list[tuple[str, ...]], Ints]:
-    """The distinct (symbol, strategy, policy, regime) cells of ``events`` in order of
-    first sight, and each event's cell number."""
-    number: defaultdict[tuple[str, ...], int] = defaultdict(itertools.count().__next__)
-    cells = np.fromiter(map(number.__getitem__, map(_CELL, events)), np.int64, len(events))
-    return list(number), cells
-
-
 class ExpectancyEngine:
     """Feed lines or events, read a document at any moment (module docstring)."""
 
-    __slots__ = ("_inputs", "_pending", "_sides", "decoder", "groups", "policy", "windows")
+    __slots__ = (
+        "_inputs", "_pending", "_sides", "decoder", "groups", "policy", "source", "windows",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -96,7 +95,9 @@ class ExpectancyEngine:
         scratch_epsilon_r: float = 0.0,
         dedup_horizon: int = 100_000,
         max_groups: int = 20_000,
+        source: str = UNKNOWN,
     ) -> None:
+        self.source = source  # the executor of events that name none
         self.policy = FoldPolicy(scratch_epsilon_r, dd_penalty, dedup_horizon, max_groups)
         self.windows = parse_windows(windows)
         self.decoder = make_decoder(dedup_horizon)
@@ -118,10 +119,11 @@ class ExpectancyEngine:
 
     @classmethod
     def from_config(
-        cls, cfg: IntelConfig, windows: Iterable[str] | None = None
+        cls, cfg: IntelConfig, windows: Iterable[str] | None = None, source: str = UNKNOWN
     ) -> ExpectancyEngine:
         """The configured engine; ``windows`` overrides the configured ones. The score
-        window and the score's drift window are always included."""
+        window and the score's drift window are always included. ``source`` labels
+        the executor of the events that name none (:func:`source_label`)."""
         specs = list(windows) if windows else list(cfg.windows)
         drift = [cfg.score.drift_window] if cfg.score.drift_window else []
         return cls(
@@ -130,6 +132,7 @@ class ExpectancyEngine:
             scratch_epsilon_r=cfg.scratch_epsilon_r,
             dedup_horizon=cfg.dedup_horizon,
             max_groups=cfg.max_groups,
+            source=source,
         )
 
     @property
@@ -179,14 +182,14 @@ class ExpectancyEngine:
             self._pending = []
         if not events:
             return
-        distinct, cells = _cells(events)
+        distinct, cells = number_cells(events, self.source)
         if not self.groups.fits(distinct):
-            admitted = [e for e in events if self.groups.admit(_CELL(e))]
+            admitted = [e for e in events if self.groups.admit(cell_of(e, self.source))]
             self._inputs.rejected["too_many_groups"] += len(events) - len(admitted)
             events = admitted
             if not events:
                 return
-            distinct, cells = _cells(events)
+            distinct, cells = number_cells(events, self.source)
         # each event once per grouping: grouping 0's ids for every event, then 1's, …
         codes = self.groups.luts(distinct)[cells].T
         is_trade = np.fromiter(map(isinstance, events, repeat(Trade)), np.bool_, len(events))

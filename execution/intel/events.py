@@ -1,7 +1,8 @@
 """The router-metrics input contract (architecture §3), as the intel layer reads it.
 
 Readers are tolerant where the contract allows (extra fields are ignored; a missing
-``strategy``, ``policy`` or ``regime`` reads as ``"unknown"``) and strict where it
+``strategy``, ``policy`` or ``regime`` reads as ``"unknown"``, a missing ``executor``
+as the label of the source the line came from, :func:`number_cells`) and strict where it
 does not: required fields, types, ``risk_usd > 0`` and non-negative notional and
 latency. Numbers are always finite: JSON has no NaN or infinity, msgspec refuses
 such tokens and reports overflowing literals (``1e999``) as out of range, which the
@@ -32,9 +33,12 @@ Reject(reason='invalid_value', detail='Expected `float` > 0.0 - at `$.risk_usd`'
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
-from collections.abc import Callable, Mapping
+import os
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from itertools import compress, repeat
 from operator import attrgetter
 from typing import Annotated, Any, Final, Literal
@@ -44,6 +48,7 @@ import numpy as np
 from msgspec import Meta
 
 from streaming.decode import DEFAULT_DEDUP_HORIZON, LineDecoder, Reject, Skip, classify
+from streaming.fold import Ints
 from streaming.framing import OVERLONG
 from streaming.jsonsafe import check_finite
 
@@ -78,6 +83,7 @@ class Order(msgspec.Struct, frozen=True, gc=False, tag_field="event", tag="order
     strategy: str = UNKNOWN
     policy: str = UNKNOWN
     regime: str = UNKNOWN
+    executor: str | None = None  # None: the source's label (number_cells)
     side: Literal["BUY", "SELL"] | None = None
     status: OrderStatus | None = None
     qty: Qty = 0.0
@@ -102,6 +108,7 @@ class Trade(msgspec.Struct, frozen=True, gc=False, tag_field="event", tag="trade
     strategy: str = UNKNOWN
     policy: str = UNKNOWN
     regime: str = UNKNOWN
+    executor: str | None = None  # None: the source's label (number_cells)
     risk_usd: RiskUsd | None = None
     r_multiple: RMultiple | None = None
     notional_usd: Usd | None = None
@@ -117,6 +124,44 @@ class Trade(msgspec.Struct, frozen=True, gc=False, tag_field="event", tag="trade
 
 
 Event = Order | Trade
+
+
+Cell = tuple[str, str, str, str, str]  # symbol, strategy, policy, regime, executor
+_CELL: Final = attrgetter("symbol", "strategy", "policy", "regime", "executor")
+
+
+def source_label(path: str | os.PathLike[str]) -> str:
+    """The executor of a source's events that name none: its path as given,
+    normalised; a URL as given.
+
+    >>> source_label("./logs//exec-a/router_metrics.jsonl"), source_label("s3://b/x.jsonl")
+    ('logs/exec-a/router_metrics.jsonl', 's3://b/x.jsonl')
+    """
+    given = os.fspath(path)
+    return given if "://" in given else os.path.normpath(given)
+
+
+def cell_of(e: Event, source: str) -> Cell:
+    """The groups of ``e`` (one per grouping, ``document.DIMENSIONS``); an event
+    that names no executor belongs to its source's."""
+    cell: Cell = _CELL(e)
+    return cell if cell[4] is not None else (*cell[:4], source)
+
+
+def number_cells(events: Sequence[Event], source: str) -> tuple[list[Cell], Ints]:
+    """The distinct cells of ``events`` in order of first sight (:func:`cell_of`;
+    two may be equal when one event names its source's label and another names
+    none), and each event's number among them.
+
+    >>> two = [Trade(1, "X", "1", 1.0), Trade(1, "X", "2", 1.0, executor="b")]
+    >>> cells, codes = number_cells(two, "a")
+    >>> [c[4] for c in cells], codes.tolist()
+    (['a', 'b'], [0, 1])
+    """
+    number: defaultdict[tuple[str | None, ...], int] = defaultdict(itertools.count().__next__)
+    codes = np.fromiter(map(number.__getitem__, map(_CELL, events)), np.int64, len(events))
+    cells = [c if c[4] is not None else (*c[:4], source) for c in number]
+    return cells, codes  # type: ignore[return-value]
 
 
 def event_id(e: Event) -> str:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from execution.config import IntelConfig
+from execution.intel.events import source_label
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from execution.intel.history import Snapshot, Snapshotter
 from execution.intel.history_store import HistoryStore, open_store
@@ -69,7 +70,7 @@ class IntelHook:
         wall: Callable[[], float] = time.time,
         max_bytes_per_call: int = DEFAULT_MAX_BYTES_PER_CALL,
     ) -> None:
-        self.engine = ExpectancyEngine.from_config(cfg)
+        self.engine = ExpectancyEngine.from_config(cfg, source=source_label(metrics_path))
         self.follower = Follower(metrics_path, max_poll_bytes=max_bytes_per_call)
         self.publisher = Publisher(Path(state_dir), cfg.score, wall, mode="follow")
         self.throttle = Throttle(cfg.publish_interval_s, clock)

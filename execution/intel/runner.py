@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from execution.config import IntelConfig, ScoreConfig
-from execution.intel.events import event_ids, make_decoder
+from execution.intel.events import UNKNOWN, event_ids, make_decoder, source_label
 from execution.intel.expectancy_v6 import (
     EngineStateError,
     ExpectancyEngine,
@@ -371,8 +371,10 @@ def replay(
     (:mod:`execution.intel.history`): the snapshots need the state in log order,
     which parts folded apart do not have."""
     started = time.perf_counter()
-    files = replay_files(paths, rotated=rotated)
-    fresh = ExpectancyEngine.from_config(cfg, windows)
+    given = list(paths)
+    files = replay_files(given, rotated=rotated)
+    label = source_label(given[0]) if given else UNKNOWN
+    fresh = ExpectancyEngine.from_config(cfg, windows, source=label)
     jobs = default_jobs() if jobs is None else jobs
     plain = sum(f.stat().st_size for f in files if f.suffix != ".gz")
     parts = plan_parts(files, jobs) if jobs > 1 and plain >= parallel_min_bytes else []
@@ -505,7 +507,7 @@ class FollowRunner:
         self.store = CheckpointStore(
             Path(checkpoint) if checkpoint else self.state_dir / CHECKPOINT_FILE
         )
-        self.engine = ExpectancyEngine.from_config(cfg)
+        self.engine = ExpectancyEngine.from_config(cfg, source=source_label(path))
         self.publisher = Publisher(self.state_dir, cfg.score, wall, mode="follow")
         self.clock = clock
         self.throttle = Throttle(cfg.publish_interval_s if interval is None else interval, clock)

@@ -37,7 +37,7 @@ from typing import IO, Any, TypeVar, cast
 import numpy as np
 
 from execution.intel.columnar import EventColumns, to_columns
-from execution.intel.events import Event, make_decoder
+from execution.intel.events import Event, make_decoder, source_label
 from streaming.decode import Reject
 from streaming.framing import OVERLONG, Frame, split_lines
 from streaming.inputs import InputError, check_regular, open_input, rotated_set
@@ -77,6 +77,7 @@ class Part:
     ident: tuple[int, int] | None = None
     file_size: int = 0
     host: str = ""  # where it was planned: another host's device ids differ (NFS)
+    label: str = ""  # the executor of its events that name none (events.source_label)
 
 
 @dataclass(slots=True)
@@ -258,13 +259,15 @@ def plan_parts(sources: Sequence[Source], part_bytes: int = PART_BYTES) -> list[
     for k, src in enumerate(sources):
         idents = src.idents or (None,) * len(src.files)
         host = socket.gethostname()
+        label = source_label(src.label)
         for url, size, ident in zip(src.files, src.sizes, idents, strict=True):
             if url.endswith(".gz") or size <= step:
-                out.append(Part(k, url, 0, None, size, ident, size, host))
+                out.append(Part(k, url, 0, None, size, ident, size, host, label))
                 continue
             for start in range(0, size, step):
                 stop = start + step if start + step < size else None
-                out.append(Part(k, url, start, stop, min(step, size - start), ident, size, host))
+                cut = min(step, size - start)
+                out.append(Part(k, url, start, stop, cut, ident, size, host, label))
     return out
 
 
@@ -380,4 +383,4 @@ def read_part(
         raise InputError(f"{part.url}: not a valid .gz ({exc})") from None
     except OSError as exc:
         raise InputError(f"{part.url}: {exc.strerror or exc}") from None
-    return PartEvents(lines, to_columns(events), rejected, skipped)
+    return PartEvents(lines, to_columns(events, part.label), rejected, skipped)

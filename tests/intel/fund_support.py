@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
-from execution.intel.events import make_decoder
+from execution.intel.events import make_decoder, source_label
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from streaming.decode import Reject, Skip
 
@@ -23,7 +24,13 @@ KINDS = ("trade", "trade", "order", "bad", "late", "future", "heartbeat")
 
 
 def event_line(  # noqa: PLR0917 - one field per column of ROW
-    kind: str, ts: float, ident: int, symbol: str, pnl: float, strat: str
+    kind: str,
+    ts: float,
+    ident: int,
+    symbol: str,
+    pnl: float,
+    strat: str,
+    executor: str | None = None,
 ) -> bytes:
     if kind == "bad":
         return b'{"event":"trade","ts":'
@@ -40,6 +47,8 @@ def event_line(  # noqa: PLR0917 - one field per column of ROW
             "event": "trade", "ts": ts, "symbol": symbol, "trade_id": f"t{ident}",
             "strategy": strat, "pnl_usd": pnl, "risk_usd": 10.0,
         }  # fmt: skip
+    if executor is not None:
+        e["executor"] = executor
     return json.dumps(e).encode()
 
 
@@ -50,6 +59,7 @@ ROW = st.tuples(
     st.sampled_from(["BTC", "ETH", "SOL", "XRP"]),
     st.integers(-20, 20).map(float),
     st.sampled_from(["trend", "revert", "carry"]),
+    st.sampled_from([None, None, "desk-a", "desk-b"]),  # executor: None is the source's
 )
 
 
@@ -62,10 +72,10 @@ def fund_logs(draw: st.DrawFn, max_sources: int = 3, max_lines: int = 30) -> lis
     for _ in range(draw(st.integers(1, max_sources))):
         t = T0 + draw(st.sampled_from([0.0, 0.0, 200.0, 400.0]))
         lines = []
-        for kind, dt, ident, symbol, pnl, strat in draw(st.lists(ROW, max_size=max_lines)):
+        for kind, dt, ident, symbol, pnl, strat, ex in draw(st.lists(ROW, max_size=max_lines)):
             t += dt
             ts = t - 30.0 if kind == "late" else t + 1e6 if kind == "future" else t
-            lines.append(event_line(kind, ts, ident, symbol, pnl, strat))
+            lines.append(event_line(kind, ts, ident, symbol, pnl, strat, ex))
         out.append(lines)
     return out
 
@@ -88,9 +98,19 @@ def write_sources(
     return paths
 
 
-def contract_lines(sources: list[list[bytes]]) -> list[bytes]:
+def labelled(raw: bytes, label: str) -> bytes:
+    """The line of an event with its source's label as ``executor`` when it names
+    none (what the executors grouping reads from a line of that source)."""
+    obj = json.loads(raw)
+    if "executor" in obj:
+        return raw
+    return json.dumps({**obj, "executor": label}).encode()
+
+
+def contract_lines(sources: list[list[bytes]], labels: Sequence[str] | None = None) -> list[bytes]:
     """The lines in the contract order: valid lines by (running largest ts of their
-    source, source, position), then the lines that give no event."""
+    source, source, position), then the lines that give no event. With ``labels``
+    (one per source), each event that names no executor is given its source's."""
     decode = make_decoder(None).decode
     keyed, rest = [], []
     for k, lines in enumerate(sources):
@@ -101,11 +121,15 @@ def contract_lines(sources: list[list[bytes]]) -> list[bytes]:
                 rest.append(raw)
             else:
                 top = max(top, e.ts)
-                keyed.append((top, k, pos, raw))
+                keyed.append((top, k, pos, labelled(raw, labels[k]) if labels else raw))
     keyed.sort(key=lambda x: x[:3])
     return [raw for *_, raw in keyed] + rest
 
 
-def reference(sources: list[list[bytes]], engine: ExpectancyEngine) -> dict[str, Any]:
-    engine.feed_many(contract_lines(sources))
+def reference(
+    sources: list[list[bytes]], engine: ExpectancyEngine, paths: Sequence[str | Path]
+) -> dict[str, Any]:
+    """The fund document of ``sources`` read from ``paths`` (as given to the
+    replay: each source's events that name no executor are its path's)."""
+    engine.feed_many(contract_lines(sources, [source_label(p) for p in paths]))
     return engine.document(generated_at=0.0)

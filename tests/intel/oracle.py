@@ -14,13 +14,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from execution.intel.document import DIMENSIONS, Inputs, build_document
-from execution.intel.engine import _CELL
-from execution.intel.events import Event, Order, Trade, event_id, make_decoder, to_event
+from execution.intel.events import UNKNOWN, Event, Order, Trade, event_id, make_decoder, to_event
 from execution.intel.folds import ROBUST, Records, Sufficient, classify, records_of
 from execution.intel.lookback import Window, parse_windows
 from streaming.decode import DEFAULT_DEDUP_HORIZON, Reject, Skip
 
 DEFAULT_MAX_GROUPS = 20_000
+
+
+def _keys(e: Event, source: str) -> tuple[str, ...]:
+    """The event's group in each grouping (``DIMENSIONS``): an event that names no
+    executor is its source's."""
+    executor = e.executor if e.executor is not None else source
+    return (e.symbol, e.strategy, e.policy, e.regime, executor)
 
 
 def _longest_run(flags: Iterable[bool]) -> int:
@@ -131,8 +137,10 @@ def expectancy_surfaces(
     generated_at: float | None = None,
     dedup_horizon: int = DEFAULT_DEDUP_HORIZON,
     max_groups: int = DEFAULT_MAX_GROUPS,
+    source: str = UNKNOWN,
 ) -> dict[str, Any]:
-    """The ``expectancy_v6`` document of ``events`` (dicts, records or raw lines).
+    """The ``expectancy_v6`` document of ``events`` (dicts, records or raw lines) of
+    the source labelled ``source``.
 
     Every input is applied or counted as rejected (with its reason) or skipped. An
     event is a duplicate when its id is among the last ``dedup_horizon`` distinct
@@ -159,7 +167,7 @@ def expectancy_surfaces(
         held.add(key)
         if len(recent) > dedup_horizon:
             held.discard(recent.popleft())
-        keys = _CELL(e)
+        keys = _keys(e, source)
         if any(k not in ks and len(ks) >= max_groups for k, ks in zip(keys, known, strict=True)):
             inputs.rejected["too_many_groups"] += 1
             continue
@@ -174,7 +182,7 @@ def expectancy_surfaces(
         for d, dim in enumerate(DIMENSIONS):
             by_key: dict[str, tuple[list[Trade], list[Order]]] = defaultdict(lambda: ([], []))
             for e in in_window:
-                pair = by_key[_CELL(e)[d]]
+                pair = by_key[_keys(e, source)[d]]
                 if isinstance(e, Trade):
                     pair[0].append(e)
                 else:

@@ -26,7 +26,7 @@ SAMPLE = ROOT / "logs" / "samples" / "router_metrics.jsonl.gz"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "execution.intel", *args],
         check=False, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=ENV,

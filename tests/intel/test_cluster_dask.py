@@ -55,7 +55,7 @@ def test_parts_read_on_worker_processes_fold_to_the_contract_order(client, cfg, 
             paths, cfg.intel, state_dir=tmp, windows=WINDOWS, cluster=client, part_bytes=300,
             publish=False,
         )  # fmt: skip
-    want = reference(sources, ExpectancyEngine.from_config(cfg.intel, WINDOWS))
+    want = reference(sources, ExpectancyEngine.from_config(cfg.intel, WINDOWS), paths)
     assert_close(fund_doc(got), without_wall_time(want))
 
 
@@ -86,7 +86,7 @@ def test_a_scheduler_by_address_and_the_command_line(client, cfg, tmp_path):
     got = replay_sources(
         paths, cfg.intel, state_dir=tmp_path, cluster=address, part_bytes=20_000, publish=False
     )
-    want = reference(sources, ExpectancyEngine.from_config(cfg.intel))
+    want = reference(sources, ExpectancyEngine.from_config(cfg.intel), paths)
     assert want["inputs"]["reject_reasons"]["duplicate_id"] > 0
     assert got.parts > 2 * len(paths)
     assert_close(fund_doc(got), without_wall_time(want))
@@ -134,7 +134,7 @@ def test_a_worker_killed_while_parts_are_read(client, cfg, tmp_path):
         on_submit=kill_a_busy_worker,
     )  # fmt: skip
     assert killed, "no worker was busy"
-    want = reference(sources, ExpectancyEngine.from_config(cfg.intel))
+    want = reference(sources, ExpectancyEngine.from_config(cfg.intel), paths)
     assert_close(fund_doc(got), without_wall_time(want))
     client.wait_for_workers(2, timeout=60)
     assert killed[0] not in client.scheduler_info()["workers"]

@@ -72,9 +72,10 @@ def test_parts_of_any_size_fold_to_the_contract_order(  # noqa: PLR0917 - one pe
         got = engine.document(generated_at=0.0)
         planned = engine_of(policy)
         fold_ordered(planned, parts, read, batch)
+        want = reference(sources, engine_of(policy), paths)
     # the batches do not depend on the arrival order: the same document to the bit
     assert planned.document(generated_at=0.0) == got
-    assert_close(got, reference(sources, engine_of(policy)))
+    assert_close(got, want)
 
 
 @CAPPED
@@ -121,7 +122,7 @@ def test_replay_of_several_paths_publishes_the_fund_view(cfg, tmp_path):
     ]
     paths = write_sources(tmp_path / "in", sources, [False, True, False])
     result = replay_sources(paths, cfg.intel, state_dir=tmp_path / "out", wall=lambda: 0.0)
-    want = reference(sources, ExpectancyEngine.from_config(cfg.intel))
+    want = reference(sources, ExpectancyEngine.from_config(cfg.intel), paths)
     assert result.expectancy["inputs"]["reject_reasons"]["duplicate_id"] > 0
     assert_close(without_wall_time(result.expectancy), without_wall_time(want))
     assert json.loads((tmp_path / "out" / EXPECTANCY_FILE).read_text())["inputs"] == want["inputs"]
@@ -139,7 +140,8 @@ def test_a_rotated_source_and_a_glob(cfg, tmp_path):
     (d / "b.jsonl").write_bytes(b"".join(x + b"\n" for x in other))
     assert [len(s.files) for s in list_sources([str(d / "*.jsonl")])] == [2, 1]
     got = replay_sources([str(d / "*.jsonl")], cfg.intel, state_dir=tmp_path, publish=False)
-    want = reference([old + new, other], ExpectancyEngine.from_config(cfg.intel))
+    labels = [d / "a.jsonl", d / "b.jsonl"]  # the matches (a rotated set by its live file)
+    want = reference([old + new, other], ExpectancyEngine.from_config(cfg.intel), labels)
     assert_close(without_wall_time(got.expectancy), without_wall_time(want))
 
 
@@ -161,7 +163,7 @@ def test_merge_of_per_source_states_is_the_contract_or_refused(cfg, sources, pol
         for k, p in enumerate(paths):
             dirs.append(root / f"state{k}")
             replay_sources([p], intel, state_dir=dirs[-1], save_state=True, windows=WINDOWS)
-        want = reference(sources, ExpectancyEngine.from_config(intel, WINDOWS))
+        want = reference(sources, ExpectancyEngine.from_config(intel, WINDOWS), paths)
         try:
             got, _, _ = merge_states(dirs, intel, state_dir=root / "fund", windows=WINDOWS)
         except FundStateError as exc:
@@ -259,5 +261,6 @@ def test_sources_by_url_through_fsspec(cfg):
             list_sources(["memory://fund/missing.jsonl"])
     finally:
         fs.rm("/fund", recursive=True)
-    want = reference([old + new, other], ExpectancyEngine.from_config(cfg.intel))
+    labels = ["memory://fund/a.jsonl", "memory:///fund/b.jsonl"]
+    want = reference([old + new, other], ExpectancyEngine.from_config(cfg.intel), labels)
     assert_close(engine.document(generated_at=0.0), want)
