@@ -151,6 +151,8 @@ def good_event(draw: st.DrawFn, n: int, ts: float, kind: str | None = None) -> d
     }
     if draw(st.booleans()):
         common["regime"] = draw(st.sampled_from(["maker_first", "taker_heavy"]))
+    if draw(st.integers(0, 2)) == 0:  # else the source's label
+        common["executor"] = draw(st.sampled_from(["desk-a", "desk-b"]))
     if kind == "trade" or (kind is None and draw(st.booleans())):
         e = {**common, "event": "trade", "trade_id": f"t{n}", "pnl_usd": draw(cents)}
         risk = draw(risks)
@@ -190,6 +192,7 @@ BAD_LINES = [
     b'{"event": "trade", "ts": 1e999, "symbol": "A", "trade_id": "q", "pnl_usd": 1}',
     b'{"event": "trade", "ts": 1, "symbol": "A", "trade_id": "q", "pnl_usd": 1, "risk_usd": 0}',
     b'{"event": "heartbeat", "ts": 1, "symbol": "A"}',
+    b'{"event": "trade", "ts": 1, "symbol": "A", "trade_id": "q", "pnl_usd": 1, "executor": 7}',
     b'{"event": "order", "ts": 1, "symbol": "A", "order_id": "q", "status": "LOST"}',
     b"\xff\xfe{}",
     b"",

@@ -16,6 +16,7 @@ from tests.intel.oracle import expectancy_surfaces
 WINDOWS = ("all", "3t", "1h")
 HORIZON = 8
 LIMIT = 4  # max_groups: small enough to be reached
+SOURCE = "logs/exec-a/router_metrics.jsonl"  # the executor of events that name none
 
 
 @st.composite
@@ -38,7 +39,7 @@ def next_lines(draw: st.DrawFn, start: int, ts: float, seen: list[bytes]) -> lis
 
 def fresh() -> ExpectancyEngine:
     return ExpectancyEngine(WINDOWS, scratch_epsilon_r=0.05, dedup_horizon=HORIZON,
-                            max_groups=LIMIT)  # fmt: skip
+                            max_groups=LIMIT, source=SOURCE)  # fmt: skip
 
 
 class EngineMachine(RuleBasedStateMachine):
@@ -93,7 +94,7 @@ class EngineMachine(RuleBasedStateMachine):
     def equals_batch(self) -> None:
         want = expectancy_surfaces(
             self.lines, windows=WINDOWS, scratch_epsilon_r=0.05, generated_at=0.0,
-            dedup_horizon=HORIZON, max_groups=LIMIT,
+            dedup_horizon=HORIZON, max_groups=LIMIT, source=SOURCE,
         )  # fmt: skip
         assert_close(self.engine.document(generated_at=0.0), want)
 
