@@ -134,5 +134,45 @@ def page_hinkley(ts: Floats, r: Floats, policy: DriftPolicy) -> Drift | None:
 def drifts(
     held: Mapping[str, tuple[Floats, Floats]], policy: DriftPolicy
 ) -> dict[str, Drift | None]:
-    """The test over each symbol's kept (ts, R) rows."""
-    return {sym: page_hinkley(ts, r, policy) for sym, (ts, r) in held.items()}
+    """The test over each symbol's kept (ts, R) rows: :func:`page_hinkley` of each,
+    run only for the symbols :func:`could_alarm` finds (None for the others)."""
+    out: dict[str, Drift | None] = dict.fromkeys(held)
+    for sym in could_alarm(held, policy):
+        ts, r = held[sym]
+        out[sym] = page_hinkley(ts, r, policy)
+    return out
+
+
+def could_alarm(held: Mapping[str, tuple[Floats, Floats]], policy: DriftPolicy) -> list[str]:
+    """The symbols whose test may raise an alarm, found for all symbols at once.
+
+    Until its first alarm the test never restarts, so its statistics are plain
+    cumulative sums over the rows: computed here as one array per statistic (a row
+    per symbol, padded to the longest), with the running mean as a cumulative sum
+    over the count instead of the test's incremental update. A symbol whose largest
+    statistic stays below λ by more than any difference of rounding between the two
+    raises no alarm; every other one is tested exactly, so the result is the test's.
+
+    >>> flat, step = np.zeros(30), np.r_[np.zeros(15), np.full(15, 2.0)]
+    >>> could_alarm({"A": (flat, flat), "B": (step, step)}, DriftPolicy(threshold_r=5.0))
+    ['B']
+    """
+    first = max(policy.min_trades, 1)  # rows before an alarm can be raised
+    names = [s for s, (_, r) in held.items() if len(r) >= first]
+    if not names:
+        return []
+    rows = [np.asarray(held[s][1], dtype=np.float64) for s in names]
+    lengths = np.fromiter(map(len, rows), np.int64, len(rows))
+    valid = np.arange(int(lengths.max())) < lengths[:, None]
+    x = np.zeros(valid.shape)
+    x[valid] = np.clip(np.concatenate(rows), -policy.clip_r, policy.clip_r)
+    n = np.arange(1, valid.shape[1] + 1, dtype=np.float64)
+    up = np.cumsum(x - np.cumsum(x, axis=1) / n - policy.delta_r, axis=1)
+    down = up + 2.0 * policy.delta_r * n  # the same sums with +δ
+    rise = up - np.minimum.accumulate(np.minimum(up, 0.0), axis=1)
+    fall = np.maximum.accumulate(np.maximum(down, 0.0), axis=1) - down
+    stat = np.where(valid, np.maximum(rise, fall), -np.inf)
+    stat[:, : first - 1] = -np.inf
+    margin = 1e-9 * max(1.0, policy.threshold_r)
+    hit = (stat > policy.threshold_r - margin).any(axis=1)
+    return [s for s, h in zip(names, hit.tolist(), strict=True) if h]

@@ -41,6 +41,7 @@ with each of its trades' R. Ranks are by score, ties broken by symbol name.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import time
@@ -69,9 +70,20 @@ ROUTER_FIGURES: Final = ("maker_fill_rate", "fallback_rate", "avg_slippage_bps")
 
 
 def _num(x: Any) -> float | None:
-    if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x):
-        return float(x)
-    return None
+    """``x`` as a float when it is a finite number (not a bool), else None.
+
+    >>> _num(2), _num(0.5), _num(True), _num(float("nan")), _num("1"), _num(10**400)
+    (2.0, 0.5, None, None, None, None)
+    """
+    kind = type(x)
+    if kind is float:  # the common case first: one type test, no call
+        return x if x - x == 0.0 else None
+    if kind is bool or not isinstance(x, int | float):
+        return None
+    try:
+        return float(x) if math.isfinite(x) else None
+    except OverflowError:  # an int beyond any float
+        return None
 
 
 def _median_positive(values: list[float | None]) -> float | None:
@@ -145,9 +157,18 @@ def weights_present(weights: Mapping[str, float], missing: list[str]) -> dict[st
     >>> weights_present({"expectancy": 0.5, "hit_rate": 0.25, "slippage": 0.25}, ["slippage"])
     {'expectancy': 0.6666666666666666, 'hit_rate': 0.3333333333333333}
     """
-    present = {k: w for k, w in weights.items() if k not in missing and w > 0}
+    return dict(_renormalised(tuple(weights.items()), tuple(missing)))
+
+
+@functools.lru_cache(maxsize=256)
+def _renormalised(
+    weights: tuple[tuple[str, float], ...], missing: tuple[str, ...]
+) -> tuple[tuple[str, float], ...]:
+    """:func:`weights_present` of hashable arguments: symbols share a few patterns
+    of missing components, so each is computed once."""
+    present = {k: w for k, w in weights if k not in missing and w > 0}
     total = math.fsum(present.values())
-    return {k: w / total for k, w in present.items()} if total > 0 else {}
+    return tuple((k, w / total) for k, w in present.items()) if total > 0 else ()
 
 
 def score_symbols(

@@ -12,11 +12,11 @@ import math
 import msgspec
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from execution.config import ScoreConfig
-from execution.intel.drift import DriftPolicy, page_hinkley, split
+from execution.intel.drift import DriftPolicy, drifts, page_hinkley, split
 from execution.intel.engine import ExpectancyEngine
 from execution.intel.events import Trade, make_decoder, to_event
 from execution.intel.symbol_score_v6 import drift_of, score_symbols
@@ -164,3 +164,37 @@ def test_the_scores_document_carries_the_drift_flag():
     assert math.isclose(t2["edge"]["n_eff"], turn["drift"]["trades_since"])
     no_test = score_symbols(doc, config=cfg, generated_at=0.0)
     assert no_test["drift_window"] is None and all(e["drift"] is None for e in no_test["symbols"])
+
+
+ROWS = st.lists(
+    st.one_of(
+        st.floats(-4.0, 4.0, allow_nan=False),
+        st.sampled_from([-3.0, 0.0, 0.05, 3.0]),  # clip edges, δ itself, exact ties
+    ),
+    max_size=70,
+)
+
+
+@settings(max_examples=min(settings.default.max_examples, 200))
+@given(
+    st.dictionaries(
+        st.sampled_from("ABCDEFG"), st.tuples(ROWS, st.floats(-3.0, 3.0)), max_size=7
+    ),
+    st.integers(0, 12),
+    st.sampled_from([0.0, 0.05, 0.5]),
+    st.sampled_from([0.5, 2.0, 5.0, 20.0]),
+)
+def test_the_test_over_all_symbols_at_once_is_each_symbols_test(rows, min_trades, delta, lam):
+    """``drifts`` (candidates found for all symbols at once, the exact test run on
+    them) equals the test run on every symbol, alarms and their absence alike: rows
+    with a shift (a level added to the second half), flat rows, short rows, values
+    at the clip and at δ."""
+    policy = DriftPolicy(delta_r=delta, threshold_r=lam, min_trades=min_trades)
+    held = {}
+    for sym, (xs, level) in rows.items():
+        r = np.asarray(xs, dtype=np.float64)
+        r[len(r) // 2 :] += level
+        held[sym] = (np.arange(float(len(r))), r)
+    want = {sym: page_hinkley(ts, r, policy) for sym, (ts, r) in held.items()}
+    assert drifts(held, policy) == want
+    event("alarms" if any(want.values()) else "no alarm")
