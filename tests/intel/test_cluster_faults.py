@@ -141,9 +141,8 @@ def _run_and_fault(
 ) -> tuple[int, list[str], float]:
     """``replay --cluster ADDRESS --save-state`` over ``paths``; once it reports
     progress (a ``parts n/N`` line on stderr), ``sig`` goes to ``fault``'s process
-    group.
-    Returns the exit status, the stderr lines and the seconds from the kill to
-    the exit."""
+    group. Returns the exit status, the stderr lines and the seconds from the
+    fault to the exit; nothing may be reported on stdout."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "execution.intel", "replay", *paths, "--cluster", address,
          "--part-mb", str(8 / 1024), "--wait-workers", "3", "--save-state",
@@ -171,6 +170,8 @@ def _run_and_fault(
         proc.wait(timeout=90)
         took = time.monotonic() - killed
         reader.join(timeout=10)
+        assert proc.stdout is not None
+        assert proc.stdout.read() == "", "a replay reported as done"
         return proc.returncode, lines, took
     finally:
         if proc.poll() is None:
@@ -182,6 +183,7 @@ def _the_error(lines: list[str]) -> str:
     """The lines that are neither the cluster's link nor progress: exactly one."""
     other = [x for x in lines if not x.startswith(("cluster: ", "parts "))]
     assert len(other) == 1, lines
+    assert other[0].startswith("error: "), lines
     return other[0]
 
 
