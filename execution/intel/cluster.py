@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -54,6 +55,9 @@ FOLD_BATCH = 1 << 18
 _CLUSTER = re.compile(r"^(?:local(?::(\d+))?|tcp://\S+)$")
 # Seconds to wait for a first worker at a scheduler (``--wait-workers``).
 WAIT_WORKERS_S = 30.0
+# Seconds: between looks for a part back; without one, between asking the scheduler
+# whether it is there (and its workers); the most to wait for its answer or a close.
+POLL_S, CHECK_S, ASK_S = 0.005, 1.0, 5.0
 
 
 class ClusterError(ValueError):
@@ -91,7 +95,7 @@ def connect(
         raise ClusterError(problem)
     dist = distributed()
     Client, LocalCluster = dist.Client, dist.LocalCluster  # noqa: N806
-    with contextlib.ExitStack() as stack:
+    with _held_logs(), contextlib.ExitStack() as stack:
         if spec.startswith("local"):
             n = int(spec.partition(":")[2] or 2)
             lc = stack.enter_context(
@@ -102,9 +106,10 @@ def connect(
             client = stack.enter_context(Client(lc))
         else:
             try:
-                client = stack.enter_context(Client(spec, timeout="10s"))
+                client = Client(spec, timeout="10s")
             except (OSError, ValueError) as exc:
                 raise ClusterError(f"cannot reach the scheduler at {spec}: {_line(exc)}") from None
+            stack.callback(_close, client)
             if log is not None and not client.nthreads():
                 log.write(f"cluster: waiting up to {wait_workers:g} s for a worker at {spec}\n")
             try:
@@ -118,6 +123,44 @@ def connect(
             log.write(f"cluster: {spec}, dashboard {client.dashboard_link}\n")
             log.flush()
         yield client
+
+
+@contextlib.contextmanager
+def _held_logs() -> Iterator[None]:
+    """While a cluster is in use, what Dask logs through the root logger's
+    handlers (the command line's stderr) is held back: emitted at the end, or
+    dropped when a :class:`ClusterError` ends the run — the error is then the one
+    line, not the tracebacks of closed connections that lead to it."""
+    held: list[logging.LogRecord] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        if not record.name.startswith(("distributed", "tornado", "asyncio")):
+            return True
+        if not held or held[-1] is not record:  # once, not once per handler
+            held.append(record)
+        return False
+
+    handlers = list(logging.getLogger().handlers)
+    for h in handlers:
+        h.addFilter(hold)
+    try:
+        yield
+    except ClusterError:
+        held.clear()
+        raise
+    finally:
+        for h in handlers:
+            h.removeFilter(hold)
+        for record in held:
+            logging.getLogger(record.name).handle(record)
+
+
+def _close(client: Any) -> None:
+    """Close the client of a ``tcp://`` scheduler within a bounded time: when the
+    scheduler was lost, closing has no one to tell, and its failure must not hide
+    the error that says so (or, after a finished read, change the result)."""
+    with contextlib.suppress(OSError, TimeoutError, RuntimeError):
+        client.close(timeout=ASK_S)
 
 
 def _line(exc: BaseException) -> str:
@@ -192,19 +235,77 @@ def read_local(
             on_part(parts[k], got)
 
 
+class ClusterWatch:
+    """Whether the cluster of a run is still there, asked while no part comes back:
+    a :class:`ClusterError` naming what was lost once the connection to the
+    scheduler is closed, the scheduler has not answered for ``patience`` seconds,
+    or it has had no worker for that long (a killed worker's nanny starts another
+    well within it)."""
+
+    def __init__(self, client: Any, patience: float) -> None:
+        self.client, self.patience = client, patience
+        self.address = str(client.scheduler.address)
+        self.heard_from()
+
+    def heard_from(self) -> None:
+        """A part came back (or the scheduler answered with a worker)."""
+        self.heard = self.staffed = time.monotonic()
+        self.due = self.heard + CHECK_S
+
+    def lost(self, what: str = "") -> ClusterError:
+        return ClusterError(
+            f"lost the Dask scheduler at {self.address} during the run{what}; nothing published"
+        )
+
+    def check(self) -> None:
+        if self.client.status in ("connecting", "closing", "closed"):
+            raise self.lost()
+        if time.monotonic() < self.due:
+            return
+        wait = min(ASK_S, max(1.0, self.patience - (time.monotonic() - self.heard)))
+        with contextlib.suppress(OSError, TimeoutError):
+            ask = self.client.scheduler.identity
+            if self.client.sync(ask, n_workers=0, callback_timeout=wait).get("n_workers"):
+                return self.heard_from()
+            self.heard = time.monotonic()
+        now, self.due = time.monotonic(), time.monotonic() + CHECK_S
+        if self.client.status != "running":
+            raise self.lost()
+        if now - self.heard >= self.patience:
+            raise self.lost(f": no answer for {self.patience:g} s (--wait-workers)")
+        if now - self.staffed >= self.patience:
+            raise ClusterError(
+                f"lost every worker of the Dask scheduler at {self.address} during the run, "
+                f"and none joined within {self.patience:g} s (--wait-workers); nothing published"
+            )
+        return None
+
+    def cancelled(self, why: BaseException) -> ClusterError:
+        """The error of a part cancelled under this run: the scheduler's connection
+        was lost (Dask cancels every future then), or the cluster cancelled it."""
+        if self.client.status != "running" or "connection-lost" in str(why):
+            return self.lost()
+        return ClusterError(f"the cluster cancelled a part: {_line(why)}")
+
+
 def read_on_cluster(
     client: Any,
     parts: Sequence[Part],
     fold: OrderedFold,
     on_part: Callable[[Part, PartEvents], None] | None = None,
     on_submit: Callable[[Any, list[Any]], None] | None = None,
+    *,
+    patience: float = WAIT_WORKERS_S,
 ) -> None:
     """Every part read by the cluster's workers (each opens its input itself) and
     handed to the fold as it comes back; at most two parts per worker thread are
     out at once, the next one chosen by the fold. A task whose worker dies is run
-    again by Dask; an input error cancels the rest and is raised here."""
+    again by Dask; an input error cancels the rest and is raised here; a lost
+    scheduler, or no worker for ``patience`` seconds, is a :class:`ClusterError`
+    (:class:`ClusterWatch`)."""
     ahead = max(2, 2 * sum(client.nthreads().values()))
     done = distributed().as_completed(with_results=True)
+    watch = ClusterWatch(client, patience)
     where: dict[str, int] = {}
     out: list[Any] = []
 
@@ -221,12 +322,22 @@ def read_on_cluster(
             submit()
         if on_submit is not None:
             on_submit(client, list(out))
-        for future, got in done:
+        while not done.is_empty():
+            if not done.has_ready():
+                watch.check()
+                time.sleep(POLL_S)
+                continue
+            future, got = next(done)
+            if future.status == "cancelled":
+                raise watch.cancelled(got)
+            watch.heard_from()
             k = where.pop(future.key)
             fold.add(k, got)
             if on_part is not None:
                 on_part(parts[k], got)
             submit()
+    except ClusterError:
+        raise  # the cluster is gone: nothing to cancel there
     except distributed().KilledWorker as exc:
         client.cancel(out)
         raise ClusterError(
@@ -292,10 +403,10 @@ def replay_sources(
         how = "one process"
     elif isinstance(cluster, str):
         with connect(cluster, log=progress, wait_workers=wait_workers) as client:
-            read_on_cluster(client, parts, fold, report, on_submit)
+            read_on_cluster(client, parts, fold, report, on_submit, patience=wait_workers)
         how = f"cluster {cluster}"
     else:
-        read_on_cluster(cluster, parts, fold, report, on_submit)
+        read_on_cluster(cluster, parts, fold, report, on_submit, patience=wait_workers)
         how = f"cluster {cluster.scheduler.address}"
     read_s = time.perf_counter() - started
     head = fold.finish()
