@@ -175,4 +175,4 @@ def could_alarm(held: Mapping[str, tuple[Floats, Floats]], policy: DriftPolicy) 
     stat[:, : first - 1] = -np.inf
     margin = 1e-9 * max(1.0, policy.threshold_r)
     hit = (stat > policy.threshold_r - margin).any(axis=1)
-    return [s for s, h in zip(names, hit.tolist(), strict=True) if h]
+    return [names[i] for i in np.flatnonzero(hit).tolist()]
