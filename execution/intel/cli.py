@@ -41,8 +41,9 @@ from typing import Any, TextIO
 from execution.config import ConfigError, IntelConfig, load_intel_config, window_problem
 from execution.intel.cli_history import show_history
 from execution.intel.expectancy_v6 import EngineStateError
+from execution.intel.follow_runner import CHECKPOINT_FILE, FollowRunner
 from execution.intel.history_store import HistoryError
-from execution.intel.runner import CHECKPOINT_FILE, FollowRunner, replay
+from execution.intel.runner import replay
 from execution.state_publish import EXPECTANCY_FILE, SCORES_FILE, read_state
 from streaming.checkpoint import CheckpointError, CheckpointStore
 from streaming.inputs import InputError, check_regular, rotated_set
