@@ -10,9 +10,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streaming.block import Block
 from streaming.fold import Segments
 from streaming.kernels import Composite, Count, Path, Sum
-from streaming.windows import Block, TimeWindow
+from streaming.time_window import TimeWindow
 
 FOLD = Composite([("n", Count()), ("sum", Sum("x")), ("path", Path("x"))], dict)
 GROUPS = 3
