@@ -7,7 +7,7 @@ import io
 import logging
 
 from execution.config import load_config
-from execution.intel.cli import Progress
+from execution.intel.cli_format import Progress
 from execution.intel.follow_runner import FollowRunner
 from tests.support import CONFIG_DIR
 
