@@ -28,7 +28,8 @@ from execution.intel.expectancy_v6 import ExpectancyEngine, expectancy_surfaces
 from execution.intel.folds import trade_columns, trade_fold
 from streaming.block import Block
 from streaming.fold import Segments, empty, grow, merge_into, step
-from streaming.kernels import Mean, Moments, Path, Sum
+from streaming.kernels import Mean, Moments, Sum
+from streaming.ordered_kernels import Path
 from streaming.sums import block_sum, padded_sums, prefix_sums, two_sum
 from streaming.time_window import TimeWindow
 from streaming.windows import AllTime, LastN

@@ -11,8 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streaming.block import Block
+from streaming.composite import Composite
 from streaming.fold import Segments
-from streaming.kernels import Composite, Count, Path, Sum
+from streaming.kernels import Count, Sum
+from streaming.ordered_kernels import Path
 from streaming.time_window import TimeWindow
 
 FOLD = Composite([("n", Count()), ("sum", Sum("x")), ("path", Path("x"))], dict)
