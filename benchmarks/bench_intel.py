@@ -130,7 +130,7 @@ def _engine_with_history(path: str, held_back: int) -> tuple[Any, list[Any]]:
     """An engine fed every line of ``path`` but the last ``held_back`` (read a batch
     at a time, so memory holds the engine, not the log), and those lines."""
     from execution.intel.expectancy_v6 import ExpectancyEngine
-    from execution.intel.runner import _batches
+    from execution.intel.replay_parts import _batches
 
     engine = ExpectancyEngine.from_config(_cfg().intel)
     pending: list[Any] = []
@@ -145,7 +145,7 @@ def _engine_with_history(path: str, held_back: int) -> tuple[Any, list[Any]]:
 def job_incremental(path: str) -> dict[str, Any]:
     """History = all but the last STEPS × INCREMENT lines; then time each increment
     (absorb 1,000 lines, publish both documents) and a checkpoint of the engine."""
-    from execution.intel.runner import Publisher
+    from execution.intel.publisher import Publisher
     from streaming.checkpoint import encode_checkpoint
 
     cfg = _cfg().intel
@@ -177,7 +177,7 @@ def job_incremental(path: str) -> dict[str, Any]:
 def job_publish(path: str) -> dict[str, Any]:
     """Publish cost at many symbols: the first publish after a replay (every read
     computed), then after 10 new events (the live case) and after 1,000."""
-    from execution.intel.runner import Publisher
+    from execution.intel.publisher import Publisher
 
     cfg = _cfg().intel
     engine, tail = _engine_with_history(path, 5 * (10 + 1_000))
@@ -294,7 +294,8 @@ def job_profile(paths: str) -> dict[str, Any]:
     import cProfile
 
     from execution.intel.expectancy_v6 import ExpectancyEngine
-    from execution.intel.runner import Publisher, fold_part, plan_parts
+    from execution.intel.publisher import Publisher
+    from execution.intel.replay_parts import fold_part, plan_parts
 
     log_1m, log_500 = paths.split(":")
     cfg = _cfg().intel

@@ -22,7 +22,8 @@ A block enters as flat columns in arrival order and one group code per event;
 order) and offers both views a fold needs: flat per-event group numbers (for
 ``bincount``-style sums of order-free parts) and padded 2-D blocks, each group a
 row, bucketed by length within a factor of two (for ordered scans: running sums
-and runs along the rows). :mod:`streaming.kernels` holds the folds themselves.
+and runs along the rows). :mod:`streaming.kernels`, :mod:`streaming.ordered_kernels`
+and :mod:`streaming.composite` hold the folds themselves.
 
 >>> import numpy as np
 >>> from streaming.kernels import Count, Sum

@@ -46,7 +46,7 @@ def test_no_import_against_the_direction(package, forbidden):
 
 def test_the_check_sees_imports():
     """Guard: the scanner finds a known import, so an empty result above means something."""
-    assert "streaming.follow" in imports(ROOT / "execution" / "intel" / "runner.py")
+    assert "streaming.follow" in imports(ROOT / "execution" / "intel" / "follow_runner.py")
 
 
 # numpy calls that go through BLAS, which starts its own threads: in a replay's worker

@@ -11,7 +11,7 @@ The path of one line, each layer once:
    events, as columns, into the windows of :mod:`streaming.windows`.
 4. The windows keep grouped tables of the two domain folds of
    :mod:`execution.intel.folds` (built from the kernels of :mod:`streaming.kernels`
-   under the protocol of :mod:`streaming.fold`).
+   and :mod:`streaming.ordered_kernels` under the protocol of :mod:`streaming.fold`).
 5. A read turns the tables into one record per group, :mod:`execution.intel.figures`
    into figures, and :mod:`execution.intel.document` into the document, which
    :mod:`execution.intel.runner` publishes atomically.

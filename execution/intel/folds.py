@@ -1,7 +1,7 @@
 """The two domain folds, declared once: closed trades and order outcomes.
 
 A block of events becomes columns (:func:`trade_columns`, :func:`order_columns`);
-:data:`TRADES` and :data:`ORDERS` are :class:`~streaming.kernels.Composite` folds
+:data:`TRADES` and :data:`ORDERS` are :class:`~streaming.composite.Composite` folds
 over them, so the engine, its windows and the checkpoints all go through the one
 protocol of :mod:`streaming.fold`. The win / loss / scratch rule is
 :func:`classify`, the only place it is written: the folds derive their flags
@@ -38,8 +38,10 @@ import numpy as np
 import numpy.typing as npt
 
 from execution.intel.events import Order, Trade
+from streaming.composite import Composite
 from streaming.fold import Bools, Columns, Floats, Ints, Table
-from streaming.kernels import Composite, Count, Decayed, Mean, Moments, Path, Run, Sum
+from streaming.kernels import Count, Mean, Moments, Sum
+from streaming.ordered_kernels import Decayed, Path, Run
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,8 @@ import msgspec
 
 from execution.config import IntelConfig
 from execution.intel.expectancy_v6 import EngineStateError, ExpectancyEngine
-from execution.intel.runner import Publisher, head_agrees
+from execution.intel.publisher import Publisher
+from execution.intel.replay_parts import head_agrees
 from execution.state_publish import EXPECTANCY_FILE, publish_intel, read_state
 from streaming.atomic import atomic_write_bytes
 from streaming.checkpoint import decode_checkpoint, encode_checkpoint

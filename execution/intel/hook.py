@@ -37,7 +37,7 @@ from execution.intel.events import source_label
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from execution.intel.history import Snapshot, Snapshotter
 from execution.intel.history_store import HistoryStore, open_store
-from execution.intel.runner import Publisher
+from execution.intel.publisher import Publisher
 from streaming.follow import Follower
 from streaming.throttle import Throttle
 

@@ -16,7 +16,8 @@ import pytest
 from execution.config import IntelConfig
 from execution.executor_live import DryRunExecutor
 from execution.intel.cli import main
-from execution.intel.runner import FollowRunner, replay
+from execution.intel.follow_runner import FollowRunner
+from execution.intel.runner import replay
 from execution.state_publish import EXPECTANCY_FILE, SCORES_FILE
 from streaming.checkpoint import CheckpointError, CheckpointStore
 from tests.intel.builders import assert_close, line, order, trade, validator, without_wall_time

@@ -11,7 +11,7 @@ import pytest
 
 from execution.intel.document import DIMENSIONS
 from execution.intel.expectancy_v6 import EngineStateError, ExpectancyEngine
-from streaming.windows import CHUNK
+from streaming.time_window import CHUNK
 from tests.intel.builders import T0, assert_close, line, trade
 from tests.intel.oracle import expectancy_surfaces as oracle
 

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from execution.config import IntelConfig
 from execution.intel.events import source_label
 from execution.intel.expectancy_v6 import ExpectancyEngine
+from execution.intel.follow_runner import FollowRunner
 from execution.intel.hook import IntelHook
-from execution.intel.runner import FollowRunner, replay
+from execution.intel.runner import replay
 from execution.state_publish import EXPECTANCY_FILE
 from tests.intel.builders import T0, assert_close, event_log, line, trade, without_wall_time
 from tests.intel.oracle import expectancy_surfaces

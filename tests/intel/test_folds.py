@@ -33,6 +33,7 @@ from execution.intel.folds import (
     trade_columns,
     trade_fold,
 )
+from streaming.block import Block
 from streaming.fold import (
     FoldStateError,
     Segments,
@@ -45,7 +46,7 @@ from streaming.fold import (
     step,
     to_state,
 )
-from streaming.windows import Block, window
+from streaming.windows import window
 from tests.capped import CAPPED
 from tests.intel.builders import T0, assert_close, good_event
 from tests.intel.oracle import batch_sufficient

@@ -27,6 +27,7 @@ from execution.executor_live import main as executor
 from execution.intel.cli import main
 from execution.intel.cli_history import show_history
 from execution.intel.engine import ExpectancyEngine
+from execution.intel.follow_runner import FollowRunner
 from execution.intel.history import (
     FUND_FIELDS,
     SYMBOL_FIELDS,
@@ -38,7 +39,7 @@ from execution.intel.history import (
     snapshot,
 )
 from execution.intel.history_store import HistoryError, HistoryStore, read_fund, read_symbol
-from execution.intel.runner import FollowRunner, replay
+from execution.intel.runner import replay
 from tests.support import CONFIG_DIR, load_schema
 
 CADENCE = 300

@@ -7,8 +7,8 @@ import io
 import logging
 
 from execution.config import load_config
-from execution.intel.cli import Progress
-from execution.intel.runner import FollowRunner
+from execution.intel.cli_format import Progress
+from execution.intel.follow_runner import FollowRunner
 from tests.support import CONFIG_DIR
 
 CFG = load_config(CONFIG_DIR).intel

@@ -21,10 +21,11 @@ import pytest
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
-import execution.intel.runner as runner_mod
+import execution.intel.replay_parts as parts_mod
 from benchmarks.generate import events as generated_lines
 from execution.intel.events import event_id, make_decoder
-from execution.intel.runner import head_agrees, plan_parts, replay
+from execution.intel.replay_parts import head_agrees, plan_parts
+from execution.intel.runner import replay
 from streaming.decode import RecentIds
 from tests.intel.builders import T0, assert_close, good_event, line
 
@@ -233,7 +234,7 @@ def assert_same(one, many):
     jobs=st.integers(2, 4),
     horizon=st.sampled_from([1, 2, 3, 5, 8, 16, 100_000]),
     max_groups=st.sampled_from([20_000, 3]),
-    seed_read=st.sampled_from([100, WIDTH + 1, 3 * (WIDTH + 1), runner_mod.SEED_READ]),
+    seed_read=st.sampled_from([100, WIDTH + 1, 3 * (WIDTH + 1), parts_mod.SEED_READ]),
 )
 @settings(max_examples=max(10, settings.default.max_examples // 3))
 def test_parts_equal_one_process_with_duplicates_at_the_cuts(
@@ -255,7 +256,7 @@ def test_parts_equal_one_process_with_duplicates_at_the_cuts(
     intel = msgspec.structs.replace(cfg.intel, dedup_horizon=horizon, max_groups=max_groups)
     kw = dict(state_dir=d, publish=False, windows=WINDOWS)
     one = replay([log], intel, jobs=1, **kw)
-    with mock.patch.object(runner_mod, "SEED_READ", seed_read):  # forked workers see it
+    with mock.patch.object(parts_mod, "SEED_READ", seed_read):  # forked workers see it
         many = replay([log], intel, jobs=jobs, parallel_min_bytes=0, floor_tail_bytes=WIDTH, **kw)
     assert_same(one, many)
     event(many.parallel.split(":")[0] if "one process" in many.parallel else many.parallel[8:])
@@ -274,7 +275,7 @@ def test_a_dirty_log_merges_every_part(cfg, tmp_path, monkeypatch, jobs):
     (the former rule folded each of them again) and yet every part merges, with the
     answer of one process."""
     horizon = 7_500
-    monkeypatch.setattr(runner_mod, "SEED_READ", 1 << 16)  # read back little beyond it
+    monkeypatch.setattr(parts_mod, "SEED_READ", 1 << 16)  # read back little beyond it
     lines = [ln.encode() for ln in generated_lines(30_000, seed=3, bad=0.02)]
     log = write(tmp_path / "rm.jsonl", lines)
     plan = plan_parts([log], jobs)
@@ -322,7 +323,7 @@ def test_wrong_seeds_fall_back_to_folding_again_with_the_exact_answer(
     and is folded again in order: the answer is still the one-process replay's."""
     lines = straddling_log(60, jobs)
     log = write(tmp_path / "rm.jsonl", lines)
-    real = runner_mod.seed_ids
+    real = parts_mod.seed_ids
 
     def wrong(files, at, horizon, *args):
         if seed == "empty":
@@ -331,7 +332,7 @@ def test_wrong_seeds_fall_back_to_folding_again_with_the_exact_answer(
         after = path.read_bytes()[start:].splitlines()[:3]
         return candidates(after) if start else real(files, at, horizon, *args)
 
-    monkeypatch.setattr(runner_mod, "seed_ids", wrong)  # the workers are forked after this
+    monkeypatch.setattr(parts_mod, "seed_ids", wrong)  # the workers are forked after this
     kw = dict(state_dir=tmp_path, publish=False, windows=WINDOWS)
     one = replay([log], cfg.intel, jobs=1, **kw)
     many = replay([log], cfg.intel, jobs=jobs, parallel_min_bytes=0, floor_tail_bytes=WIDTH, **kw)

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from execution.intel.runner import plan_parts, replay
+from execution.intel.replay_parts import plan_parts
+from execution.intel.runner import replay
 from tests.intel.builders import T0, assert_close, good_event, line, trade
 from tests.support import ROOT
 

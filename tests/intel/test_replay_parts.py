@@ -12,17 +12,18 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import execution.intel.replay_parts as parts_mod
 import execution.intel.runner as runner_mod
 from execution.intel.events import event_id, make_decoder
 from execution.intel.expectancy_v6 import ExpectancyEngine
-from execution.intel.runner import (
+from execution.intel.replay_parts import (
     fold_part,
     head_agrees,
     plan_parts,
-    replay,
     seed_ids,
     watermark_floor,
 )
+from execution.intel.runner import replay
 from tests.capped import CAPPED
 from tests.intel.builders import assert_close, event_log, line, trade
 from tests.support import ROOT
@@ -164,7 +165,7 @@ def test_merged_parts_equal_one_engine(
     one.feed_many(lines)
     floor = one.inputs.watermark if use_floor else None
     first, _, _ = fold_part(fresh(), [(a, 0, None)], floor, [a, b])
-    with mock.patch.object(runner_mod, "SEED_READ", seed_read):
+    with mock.patch.object(parts_mod, "SEED_READ", seed_read):
         second, head, n = fold_part(fresh(), [(b, 0, None)], None, [a, b])
     assert n == len(lines) - cut
     agrees = head_agrees(first.recent_ids, head)

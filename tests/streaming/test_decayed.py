@@ -1,4 +1,4 @@
-"""The exponentially weighted kernel (:class:`streaming.kernels.Decayed`) under the
+"""The exponentially weighted kernel (:class:`streaming.ordered_kernels.Decayed`) under the
 grouped-fold laws: a plain reference per group, the ordered merge (an earlier part
 decays by the later part's count), the empty row an identity, one event at a time
 agreeing with the block, and an exact state round trip.
@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streaming.fold import Table, empty, equal, from_state, grow, step, to_state
-from streaming.kernels import Decayed
+from streaming.ordered_kernels import Decayed
 from tests.streaming.test_kernels import Events, cut_points, events, table_of
 
 REL = 1e-9

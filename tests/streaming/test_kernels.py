@@ -38,6 +38,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streaming.composite import Composite
 from streaming.fold import (
     FoldStateError,
     GroupedFold,
@@ -54,7 +55,8 @@ from streaming.fold import (
     take,
     to_state,
 )
-from streaming.kernels import Composite, Count, Mean, Moments, Path, Run, Sum
+from streaming.kernels import Count, Mean, Moments, Sum
+from streaming.ordered_kernels import Path, Run
 from tests.capped import CAPPED
 
 REL = 1e-9

@@ -26,10 +26,13 @@ from hypothesis import strategies as st
 from execution.intel.events import Event
 from execution.intel.expectancy_v6 import ExpectancyEngine, expectancy_surfaces
 from execution.intel.folds import trade_columns, trade_fold
+from streaming.block import Block
 from streaming.fold import Segments, empty, grow, merge_into, step
-from streaming.kernels import Mean, Moments, Path, Sum
+from streaming.kernels import Mean, Moments, Sum
+from streaming.ordered_kernels import Path
 from streaming.sums import block_sum, padded_sums, prefix_sums, two_sum
-from streaming.windows import AllTime, Block, LastN, TimeWindow
+from streaming.time_window import TimeWindow
+from streaming.windows import AllTime, LastN
 from tests.capped import CAPPED
 from tests.intel.builders import line, order, trade
 from tests.intel.oracle import expectancy_surfaces as oracle_surfaces

@@ -10,9 +10,12 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streaming.block import Block
+from streaming.composite import Composite
 from streaming.fold import Segments
-from streaming.kernels import Composite, Count, Path, Sum
-from streaming.windows import Block, TimeWindow
+from streaming.kernels import Count, Sum
+from streaming.ordered_kernels import Path
+from streaming.time_window import TimeWindow
 
 FOLD = Composite([("n", Count()), ("sum", Sum("x")), ("path", Path("x"))], dict)
 GROUPS = 3

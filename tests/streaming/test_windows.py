@@ -27,19 +27,14 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from streaming.block import Block, decode_columns, encode_columns
+from streaming.composite import Composite
 from streaming.fold import Segments, Table, equal, grow
 from streaming.fold import size as rows_of
-from streaming.kernels import Composite, Count, Moments, Path, Run, Sum
-from streaming.windows import (
-    AllTime,
-    Block,
-    LastN,
-    TimeWindow,
-    decode_columns,
-    encode_columns,
-    last_n,
-    window,
-)
+from streaming.kernels import Count, Moments, Sum
+from streaming.ordered_kernels import Path, Run
+from streaming.time_window import TimeWindow
+from streaming.windows import AllTime, LastN, last_n, window
 from tests.capped import CAPPED
 from tests.streaming.test_kernels import ref_longest_run, ref_moments, ref_path, tolerance
 
