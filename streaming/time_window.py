@@ -22,6 +22,7 @@ which picks one, are in :mod:`streaming.windows`.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -60,7 +61,10 @@ class _Chunk:
     index of the first event still held (``cut``), the time range, and the cached
     (groups, table) once folded."""
 
-    __slots__ = ("codes", "columns", "cut", "hi", "lo", "subs", "summary", "ts", "view")
+    __slots__ = (
+        "codes", "columns", "cut", "hi", "lo", "subs", "summary", "tail_lo", "tails", "ts",
+        "view",
+    )  # fmt: skip
 
     def __init__(self, ts: Floats, columns: Columns, codes: Ints) -> None:
         self.ts, self.columns, self.codes = ts, columns, codes
@@ -70,6 +74,9 @@ class _Chunk:
         # once the horizon cuts the chunk: per run of SUB events, [start, end, lo,
         # hi, cached (groups, table)], so a read refolds one run, not the chunk
         self.subs: list[list[Any]] | None = None
+        # per run k: the least ts of runs k … last, and their union once computed
+        self.tail_lo: list[float] = []
+        self.tails: list[tuple[Ints, Table] | None] = []
         # (a, b, pieces): the pieces of the events in view at any horizon in [a, b)
         self.view: tuple[float, float, list[tuple[Ints, Table]]] | None = None
 
@@ -87,21 +94,22 @@ class _Chunk:
         return seg.groups, fold.fold_block(columns, seg)
 
     def parts(self, fold: GroupedFold, horizon: float, sub: int) -> list[tuple[Ints, Table]]:
-        """(groups, table) of the held events with ``ts > horizon``, in order, as a
-        few pieces: the cached tables of the runs of ``sub`` events wholly in view and
-        the folds of the rows in view of the others."""
+        """(groups, table) of the held events with ``ts > horizon``, in order, as one
+        piece: the folds of the rows in view of the runs the horizon cuts, then the
+        cached union of every later run once all of them are wholly in view
+        (:meth:`_tail`), so a read that moved the horizon folds the rows of the
+        runs it cuts and merges once, whatever the number of runs behind them."""
         view = self.view
         if view is not None and view[0] <= horizon < view[1]:
             return view[2]  # no event of the chunk crossed the horizon since
-        if self.subs is None:
-            starts = np.arange(0, len(self), sub)
-            los = np.minimum.reduceat(self.ts, starts).tolist()
-            his = np.maximum.reduceat(self.ts, starts).tolist()
-            ends = [*starts[1:].tolist(), len(self)]
-            self.subs = [[a, e, lo, hi, None] for a, e, lo, hi in
-                         zip(starts.tolist(), ends, los, his, strict=True)]  # fmt: skip
+        runs = self._runs(sub)
+        # the first run from which every run is held whole and wholly in view (the
+        # suffix minima of the runs' first times rise, and so does the cut)
+        k = bisect.bisect_right(self.tail_lo, horizon)
+        while k < len(runs) and runs[k][0] < self.cut:
+            k += 1
         out = []
-        for run in self.subs:
+        for run in runs[:k]:
             start, end, lo, hi, kept = run
             if end <= self.cut or hi <= horizon:
                 continue
@@ -112,6 +120,8 @@ class _Chunk:
             else:
                 first = max(start, self.cut)
                 out.append(self.fold(fold, first + np.flatnonzero(self.ts[first:end] > horizon)))
+        if k < len(runs):
+            out.append(self._tail(fold, k))
         held = self.ts[self.cut :]
         seen = held > horizon
         if len(out) > 1:  # kept as one table: a later read merges it once
@@ -125,6 +135,38 @@ class _Chunk:
             out,
         )
         return out
+
+    def _runs(self, sub: int) -> list[list[Any]]:
+        """The runs of ``sub`` events: [start, end, lo, hi, cached (groups, table)],
+        with the suffix minima of their ``lo`` (``tail_lo``) and no tails yet."""
+        if self.subs is None:
+            starts = np.arange(0, len(self), sub)
+            los = np.minimum.reduceat(self.ts, starts)
+            his = np.maximum.reduceat(self.ts, starts).tolist()
+            ends = [*starts[1:].tolist(), len(self)]
+            self.subs = [[a, e, lo, hi, None] for a, e, lo, hi in
+                         zip(starts.tolist(), ends, los.tolist(), his, strict=True)]  # fmt: skip
+            self.tail_lo = np.minimum.accumulate(los[::-1])[::-1].tolist()
+            self.tails = [None] * len(self.subs)
+        return self.subs
+
+    def _tail(self, fold: GroupedFold, k: int) -> tuple[Ints, Table]:
+        """The union of runs ``k`` … last, each folded once, kept: ``tails[k]`` is
+        run ``k``'s table followed by ``tails[k + 1]``, so as the horizon moves
+        through the chunk each read takes the next tail ready-made."""
+        runs, tails = self.subs, self.tails
+        assert runs is not None
+        q = k
+        while q < len(runs) and tails[q] is None:
+            q += 1
+        acc = tails[q] if q < len(runs) else None
+        for i in range(q - 1, k - 1, -1):
+            run = runs[i]
+            if run[4] is None:
+                run[4] = self.fold(fold, slice(run[0], run[1]))
+            acc = tails[i] = run[4] if acc is None else _union(fold, run[4], acc)
+        assert acc is not None
+        return acc
 
 
 def _union(fold: GroupedFold, a: tuple[Ints, Table], b: tuple[Ints, Table]) -> tuple[Ints, Table]:
