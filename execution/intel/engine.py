@@ -211,9 +211,12 @@ class ExpectancyEngine:
         for side, (mask, columns) in enumerate(sides):
             if not mask.any():
                 continue
-            side_codes = codes[:, mask].ravel()
-            tiled = {k: np.tile(v, copies) for k, v in columns.items()}
-            block = Block(tiled["ts"], tiled, side_codes, Segments(side_codes), self.groups.total)
+            # event by event, each with its groups side by side: a group's rows keep
+            # the events' order, and a stretch of event time stays in one stretch of
+            # rows (a time window's horizon then cuts few of its chunks)
+            side_codes = codes[:, mask].T.ravel()
+            rows = {k: np.repeat(v, copies) for k, v in columns.items()}
+            block = Block(rows["ts"], rows, side_codes, Segments(side_codes), self.groups.total)
             for pair in self._sides:
                 pair[side].absorb(block)
 
