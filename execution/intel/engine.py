@@ -191,7 +191,7 @@ class ExpectancyEngine:
             if not events:
                 return
             distinct, cells = number_cells(events, self.source)
-        # each event once per grouping: grouping 0's ids for every event, then 1's, …
+        # a row per grouping, a column per event (absorb_sides lays them out)
         codes = self.groups.luts(distinct)[cells].T
         is_trade = np.fromiter(map(isinstance, events, repeat(Trade)), np.bool_, len(events))
         flags = is_trade.tolist()
