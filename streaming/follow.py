@@ -271,8 +271,6 @@ class Follower:
         for attempt in range(SCAN_RETRIES):
             seen, blocked, stable = self._scan_once(now)
             if stable:
-                stable = all(_key_of(s.path) == s.key for s in seen)
-            if stable:
                 self._unstable = 0
                 return seen, blocked
             for s in seen:
@@ -292,7 +290,8 @@ class Follower:
         blocked: dict[Key, int] = {}
         troubled: set[str] = set()
         stable = True
-        names = [*reversed(rotated_siblings(self.path)), self.path]
+        listed = rotated_siblings(self.path)
+        names = [*reversed(listed), self.path]
         self._spells.pop(str(self.path.parent), None)  # listed again
         for p in names:
             try:
@@ -337,6 +336,14 @@ class Follower:
         for name in [n for n in self._spells if n not in troubled]:
             del self._spells[name]
             log.info("%s is available again", name)
+        # a directory listing is not atomic: a name a rename creates while it runs may
+        # be missed, and a listing without a rotated file reads newer lines first. So
+        # the set must be listed alike again once every file is open, and each name
+        # still be the inode opened (checked after the second listing)
+        if stable:
+            stable = rotated_siblings(self.path) == listed and all(
+                _key_of(s.path) == s.key for s in seen
+            )
         return seen, blocked, stable
 
     def _spell(self, path: Path, reason: str, now: float) -> str:

@@ -602,3 +602,33 @@ def test_copytruncate_after_a_file_moved_away_and_deleted_reads_nothing_twice(tm
         m.only_announced_gaps()
     finally:
         m.teardown()
+
+
+def test_a_name_a_rename_creates_during_the_listing_is_not_missed(tmp_path, monkeypatch):
+    """A directory listing is not atomic: a rotation renames log -> log.1 while it
+    runs, after it passed the place of log.1, so it holds log.2 but not log.1. The
+    live file is then the rotation's new file: reading it would deliver its lines
+    before log.1's. The follower lists again once the files are open, sees log.1,
+    and reads the set in write order."""
+    p = tmp_path / "log"
+    p.write_bytes(b"1\n")
+    f = Follower(p)
+    assert poll_all(f) == ([b"1"], [])
+    os.rename(p, tmp_path / "log.1")
+    p.write_bytes(b"2\n")  # written after the last poll, never seen by the follower
+    real = follow.rotated_siblings
+    during = [True]
+
+    def listing(path):
+        names = real(path)
+        if during.pop() if during else False:  # the next rotation lands mid-listing
+            os.rename(tmp_path / "log.1", tmp_path / "log.2")
+            os.rename(p, tmp_path / "log.1")
+            p.write_bytes(b"3\n")
+            return [tmp_path / "log.2"]  # log.1 came into being behind the listing
+        return names
+
+    monkeypatch.setattr(follow, "rotated_siblings", listing)
+    frames, gaps = poll_all(f)
+    frames += poll_all(f)[0]
+    assert frames == [b"2", b"3"] and gaps == []
