@@ -163,6 +163,7 @@ class _Poll:
     cut: list[Tracked] = field(default_factory=list)  # known inodes now holding other bytes
     rewritten: set[int] = field(default_factory=set)  # id() of cut files not reused
     skip: set[int] = field(default_factory=set)  # indexes not to read now
+    wait: set[int] = field(default_factory=set)  # copies of unreadable files: hold back
     seen: list[_Seen] = field(default_factory=list)
     blocked: dict[Key, int] = field(default_factory=dict)  # present, unreadable: size
     older: list[tuple[Tracked, bool]] = field(default_factory=list)  # drain before the set
@@ -201,6 +202,7 @@ class Follower:
         self._gz_reported: set[tuple[int, int, int]] = set()
         self._spells: dict[str, _Spell] = {}
         self._unstable = 0  # polls in a row whose listing did not hold still
+        self._blocked_since: dict[Key, float] = {}  # present but unreadable, since when
 
     @property
     def position(self) -> Position:
@@ -233,6 +235,7 @@ class Follower:
             return Batch([], [], self.position, False)
         except _UnstableError:
             return Batch([], [], self.position, True)  # poll again soon
+        self._blocked_since = {k: self._blocked_since.get(k, now) for k in blocked}
         try:
             out.seen, out.blocked = seen, blocked
             before = {id(k) for k in self._known}
@@ -425,7 +428,7 @@ class Follower:
                 self._known.append(fresh)
         for i, s in enumerate(seen):
             if i not in out.claimed:
-                self._match_content(i, s, out)
+                self._match_content(i, s, out, now)
         keep: list[Tracked] = []
         taken = {id(k) for k in out.claimed.values()}
         for k in self._known:
@@ -456,7 +459,13 @@ class Follower:
             elif self._absent(k, out, now):
                 keep.append(k)
         plan: list[tuple[Tracked, _Seen]] = []
+        held: list[Tracked] = []  # known files newer than a copy that waits: not read now
+        hold = min(out.wait, default=len(seen))
         for i, s in enumerate(seen):
+            if i > hold:
+                if i in out.claimed:
+                    held.append(out.claimed[i])
+                continue
             if i in out.skip:
                 continue
             k = out.claimed.get(i) or Tracked(_new_state(s, 0))
@@ -464,7 +473,7 @@ class Follower:
                 log.info("%s is back; resuming at offset %d", s.path, k.state.offset)
                 k.state = replace(k.state, missing_since=None)
             plan.append((k, s))
-        self._known = keep + [k for k, _ in plan]
+        self._known = keep + [k for k, _ in plan] + held
         return plan
 
     @staticmethod
@@ -481,7 +490,7 @@ class Follower:
             return True
         return not s.live and (st.mtime_ns is None or st.mtime_ns == s.mtime_ns)
 
-    def _match_content(self, i: int, s: _Seen, out: _Poll) -> None:
+    def _match_content(self, i: int, s: _Seen, out: _Poll, now: float) -> None:
         """A new inode: a known file's bytes moved here (compression, a copy), a copy
         of a file still present, or a new file."""
         if s.gz and any(o.path == s.path.with_suffix("") for o in out.seen):
@@ -532,8 +541,20 @@ class Follower:
                     return
                 continue
             unknown = k.state.key in out.blocked and k not in out.cut
+            if unknown and k.holds(read, size) and out.blocked[k.state.key] < size:
+                # a copy of the bytes consumed, longer than the unreadable file is
+                # now: files only grow, so the file was cut since it was copied
+                out.cut.append(k)
+                out.rewritten.add(id(k))
+                unknown = False
             if unknown and (k.holds(read, size) or k.is_prefix_copy(read, size)):
-                out.skip.add(i)  # a copy of a file that cannot be checked now: wait
+                # a copy of a file that cannot be checked now: it may continue that
+                # file, so neither it nor any newer file of the set is read until the
+                # file can be read again (or was unreadable for the grace period)
+                out.skip.add(i)
+                assert k.state.key is not None
+                if now - self._blocked_since.get(k.state.key, now) < self.grace_s:
+                    out.wait.add(i)
                 return
             if k.holds(read, size):
                 if moved_from(k):
