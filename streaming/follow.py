@@ -540,20 +540,20 @@ class Follower:
                     out.claimed[i] = k
                     return
                 continue
-            unknown = k.state.key in out.blocked and k not in out.cut
-            if unknown and k.holds(read, size) and out.blocked[k.state.key] < size:
+            key = k.state.key
+            unread = None if key is None or k in out.cut else out.blocked.get(key)
+            if unread is not None and unread < size and k.holds(read, size):
                 # a copy of the bytes consumed, longer than the unreadable file is
                 # now: files only grow, so the file was cut since it was copied
                 out.cut.append(k)
                 out.rewritten.add(id(k))
-                unknown = False
-            if unknown and (k.holds(read, size) or k.is_prefix_copy(read, size)):
+                unread = None
+            if unread is not None and (k.holds(read, size) or k.is_prefix_copy(read, size)):
                 # a copy of a file that cannot be checked now: it may continue that
                 # file, so neither it nor any newer file of the set is read until the
                 # file can be read again (or was unreadable for the grace period)
                 out.skip.add(i)
-                assert k.state.key is not None
-                if now - self._blocked_since.get(k.state.key, now) < self.grace_s:
+                if key is not None and now - self._blocked_since.get(key, now) < self.grace_s:
                     out.wait.add(i)
                 return
             if k.holds(read, size):
