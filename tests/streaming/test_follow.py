@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from streaming import follow
+from streaming import follow, follow_scan
 from streaming.follow import Follower
 from streaming.framing import OVERLONG
 from streaming.identity import Position, inode_generation
@@ -463,13 +463,13 @@ def test_a_listing_gone_stale_before_stat_is_listed_again(tmp_path, monkeypatch)
     (tmp_path / "log.1.gz").write_bytes(gzip.compress(b"old1\nold2\n"))
     (tmp_path / "log.1").unlink()
     os.rename(tmp_path / "log.1.gz", tmp_path / "log.2.gz")
-    real = follow.rotated_siblings
+    real = follow_scan.rotated_siblings
     stale = [[tmp_path / "log.1.gz"]]  # what a listing taken a moment earlier said
 
     def listing(path):
         return stale.pop() if stale else real(path)
 
-    monkeypatch.setattr(follow, "rotated_siblings", listing)
+    monkeypatch.setattr(follow_scan, "rotated_siblings", listing)
     assert poll_all(f) == ([], [])
     assert poll_all(f) == ([], [])
 
@@ -616,7 +616,7 @@ def test_a_name_a_rename_creates_during_the_listing_is_not_missed(tmp_path, monk
     assert poll_all(f) == ([b"1"], [])
     os.rename(p, tmp_path / "log.1")
     p.write_bytes(b"2\n")  # written after the last poll, never seen by the follower
-    real = follow.rotated_siblings
+    real = follow_scan.rotated_siblings
     during = [True]
 
     def listing(path):
@@ -628,7 +628,7 @@ def test_a_name_a_rename_creates_during_the_listing_is_not_missed(tmp_path, monk
             return [tmp_path / "log.2"]  # log.1 came into being behind the listing
         return names
 
-    monkeypatch.setattr(follow, "rotated_siblings", listing)
+    monkeypatch.setattr(follow_scan, "rotated_siblings", listing)
     frames, gaps = poll_all(f)
     frames += poll_all(f)[0]
     assert frames == [b"2", b"3"] and gaps == []
