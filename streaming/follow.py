@@ -484,7 +484,9 @@ class Follower:
         stamp = (s.size, s.mtime_ns)
         info = self._gz.get(s.key)
         if info is None or info.stamp != stamp:
-            size, error = gz_scan(fd)
+            # an empty file reads as an empty gzip stream, but the smallest complete
+            # one has a header and a trailer: empty is a .gz just created, not written
+            size, error = gz_scan(fd) if s.size else (None, "empty")
             info = self._gz[s.key] = GzInfo(stamp, size, error)
         if info.content_size is not None:
             return (lambda at, n: gz_read(fd, at, n)), info.content_size

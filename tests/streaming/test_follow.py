@@ -632,3 +632,29 @@ def test_a_name_a_rename_creates_during_the_listing_is_not_missed(tmp_path, monk
     frames, gaps = poll_all(f)
     frames += poll_all(f)[0]
     assert frames == [b"2", b"3"] and gaps == []
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_an_empty_gz_is_not_a_complete_file(tmp_path, restart):
+    """A compressor creates the .gz empty, then writes it; its source may be out of
+    the set by then (moved aside first, or missed by a listing). An empty file reads
+    as a complete, empty gzip stream, but it is a .gz not written yet: taken as a new
+    file, it would be read from its start once written, every line of its source a
+    second time (also after a restart from the position of that poll)."""
+    p = tmp_path / "log"
+    (tmp_path / "log.1").write_bytes(b"a\nb\n")
+    p.write_bytes(b"c\n")
+    f = Follower(p)
+    assert poll_all(f) == ([b"a", b"b", b"c"], [])
+    os.rename(tmp_path / "log.1", tmp_path / "log.1.tmp")  # the compressor's own name
+    (tmp_path / "log.1.gz").write_bytes(b"")
+    assert poll_all(f) == ([], [])
+    if restart:
+        f.close()
+        f = Follower(p, f.position)
+    (tmp_path / "log.1.gz").write_bytes(gzip.compress(b"a\nb\n"))
+    (tmp_path / "log.1.tmp").unlink()
+    assert poll_all(f) == ([], [])
+    with open(p, "ab") as fh:
+        fh.write(b"d\n")
+    assert poll_all(f) == ([b"d"], [])
