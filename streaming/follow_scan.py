@@ -72,6 +72,7 @@ class Scanner:
         self._opener = opener
         self.spells: dict[str, Spell] = {}
         self.unstable = 0  # polls in a row whose listing did not hold still
+        self._dir, self._prefix = str(path.parent), path.name + "."
 
     def scan(
         self, now: float, held: Callable[[Key], int | None]
@@ -109,10 +110,11 @@ class Scanner:
         names = [*reversed(listed), self.path]
         self.spells.pop(str(self.path.parent), None)  # listed again
         for p in names:
+            live = p is self.path  # the one name not from the listing (cheaper than ==)
             try:
                 st = os.stat(p)
             except FileNotFoundError:
-                stable = stable and p == self.path  # a listed name gone: list again
+                stable = stable and live  # a listed name gone: list again
                 continue
             except OSError as exc:
                 troubled.add(self.spell(p, exc.strerror or str(exc), now))
@@ -123,7 +125,7 @@ class Scanner:
             key = (st.st_dev, st.st_ino)
             twin = next((s for s in seen if s.key == key), None)
             if twin is not None:  # one inode under two names (a hard link): read it once
-                twin.live = twin.live or p == self.path
+                twin.live = twin.live or live
                 continue
             fd_held = held(key)
             try:
@@ -143,9 +145,7 @@ class Scanner:
                 os.close(fd)
                 stable = False
                 continue
-            seen.append(
-                Seen(p, fd, key, fst.st_size, fst.st_mtime_ns, p == self.path, inode_generation(fd))
-            )
+            seen.append(Seen(p, fd, key, fst.st_size, fst.st_mtime_ns, live, inode_generation(fd)))
         for name in [n for n in self.spells if n not in troubled]:
             del self.spells[name]
             log.info("%s is available again", name)
@@ -154,10 +154,23 @@ class Scanner:
         # the set must be listed alike again once every file is open, and each name
         # still be the inode opened (checked after the second listing)
         if stable:
-            stable = rotated_siblings(self.path) == listed and all(
-                _key_of(s.path) == s.key for s in seen
-            )
+            stable = self._listed_alike(listed) and all(_key_of(s.path) == s.key for s in seen)
         return seen, blocked, stable
+
+    def _listed_alike(self, listed: list[Path]) -> bool:
+        """Does a listing now hold the rotated names of ``listed``, and no other? The
+        directory's names are compared first (cheap: every rotated name is the live
+        name, a dot and more); :func:`rotated_siblings` judges only when other names
+        of that form are there too (``log.old``, a compressor's temporary file)."""
+        prefix = self._prefix
+        try:
+            names = {n for n in os.listdir(self._dir) if n.startswith(prefix)}
+        except OSError:
+            return False
+        rotated = {p.name for p in listed}
+        if names == rotated:
+            return True
+        return rotated <= names and rotated_siblings(self.path) == listed
 
     def spell(self, path: Path, reason: str, now: float) -> str:
         """``path`` is unavailable for ``reason``: logged once per reason."""
