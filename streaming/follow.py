@@ -42,7 +42,10 @@ A known file that is **temporarily unavailable** (the path briefly replaced by a
 directory, unreadable, moved away) keeps its state for ``grace_s`` seconds; when
 it comes back as the same identity it resumes at its offset, and only a genuinely
 new identity starts at 0. The spell is logged and listed in
-:attr:`Follower.unavailable`, never counted as bad lines. A ``.gz`` is read only
+:attr:`Follower.unavailable`, never counted as bad lines. A copy of the bytes
+consumed of an unreadable file continues it if the file is now shorter than the
+copy (it was cut since); otherwise the copy and every newer file wait until the
+file can be read, ``grace_s`` at most. A ``.gz`` is read only
 when its stream is complete: a half-written one is "not ready yet" and retried; a
 corrupt one is reported once by name after its size has stopped changing for
 ``settle_s`` seconds, then skipped. A rotated plain file is complete once a newer
