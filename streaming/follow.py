@@ -29,8 +29,8 @@ Every :meth:`Follower.poll`:
    takes only regular files, opens each once (non-blocking, so a FIFO swapped in
    cannot hang it), confirms with ``fstat`` that the descriptor is the inode that
    was listed, and lists again: a set that changed meanwhile, or a second listing
-   that holds a name the first did not (a listing is not atomic: a rename during it
-   can leave the new name out), is listed anew. From then on, every byte is read
+   that holds a name the first did not (a rotation overtook the first listing), is
+   listed anew. From then on, every byte is read
    through the checked descriptor;
 2. matches the files to the known ones (inode and digests first, content second);
 3. drains the known files no longer in the set through the descriptor still held

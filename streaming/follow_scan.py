@@ -5,9 +5,11 @@
 takes only regular files, opens each once (non-blocking, so a FIFO swapped in
 cannot hang it, or through a descriptor the follower already holds on the inode),
 confirms with ``fstat`` that the descriptor is the inode that was listed, and then
-lists the set again: a directory listing is not atomic (a rename while it runs can
-leave the new name out of it), so only a second listing that holds the same names,
-each still on the inode opened, shows that no file was missed. A set that did not
+lists the set again: a listing can be overtaken by a rotation before the files are
+opened (taken after ``mv path.1 path.2``, before ``mv path path.1``, it lacks the
+former live file, and every name it holds still opens), so only a second listing
+that holds the same names, each still on the inode opened, shows that no file was
+missed. A set that did not
 hold still is listed anew a few times with short pauses; one that keeps moving is
 not read (:class:`UnstableError`) until :data:`UNSTABLE_POLLS` polls in a row, then
 read as listed with a warning. Files that cannot be stat'ed or opened, or are not
@@ -149,10 +151,10 @@ class Scanner:
         for name in [n for n in self.spells if n not in troubled]:
             del self.spells[name]
             log.info("%s is available again", name)
-        # a directory listing is not atomic: a name a rename creates while it runs may
-        # be missed, and a listing without a rotated file reads newer lines first. So
-        # the set must be listed alike again once every file is open, and each name
-        # still be the inode opened (checked after the second listing)
+        # a listing overtaken by a rotation may lack a file while every name in it
+        # still opens, and reading the set without that file delivers newer lines
+        # first. So the set must be listed alike again once every file is open, and
+        # each name still be the inode opened (checked after the second listing)
         if stable:
             stable = self._listed_alike(listed) and all(_key_of(s.path) == s.key for s in seen)
         return seen, blocked, stable

@@ -604,12 +604,12 @@ def test_copytruncate_after_a_file_moved_away_and_deleted_reads_nothing_twice(tm
         m.teardown()
 
 
-def test_a_name_a_rename_creates_during_the_listing_is_not_missed(tmp_path, monkeypatch):
-    """A directory listing is not atomic: a rotation renames log -> log.1 while it
-    runs, after it passed the place of log.1, so it holds log.2 but not log.1. The
-    live file is then the rotation's new file: reading it would deliver its lines
-    before log.1's. The follower lists again once the files are open, sees log.1,
-    and reads the set in write order."""
+def test_a_listing_overtaken_by_a_rotation_does_not_miss_its_file(tmp_path, monkeypatch):
+    """The listing is taken mid-rotation (after mv log.1 log.2, before mv log log.1)
+    and the files are opened after it: it holds log.2 but not log.1, and every name
+    in it still opens. The live file is then the rotation's new file: reading it
+    would deliver its lines before log.1's. The follower lists again once the files
+    are open, sees log.1, and reads the set in write order."""
     p = tmp_path / "log"
     p.write_bytes(b"1\n")
     f = Follower(p)
@@ -621,11 +621,11 @@ def test_a_name_a_rename_creates_during_the_listing_is_not_missed(tmp_path, monk
 
     def listing(path):
         names = real(path)
-        if during.pop() if during else False:  # the next rotation lands mid-listing
+        if during.pop() if during else False:  # the next rotation overtakes the listing
             os.rename(tmp_path / "log.1", tmp_path / "log.2")
             os.rename(p, tmp_path / "log.1")
             p.write_bytes(b"3\n")
-            return [tmp_path / "log.2"]  # log.1 came into being behind the listing
+            return [tmp_path / "log.2"]  # what the listing, taken mid-rotation, held
         return names
 
     monkeypatch.setattr(follow_scan, "rotated_siblings", listing)
