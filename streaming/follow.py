@@ -28,8 +28,10 @@ Every :meth:`Follower.poll`:
 1. lists the rotated set, oldest first (``path.N[.gz]`` … ``path.1``, ``path``),
    takes only regular files, opens each once (non-blocking, so a FIFO swapped in
    cannot hang it), confirms with ``fstat`` that the descriptor is the inode that
-   was listed, and lists again: a set that changed meanwhile is listed anew. From
-   then on, every byte is read through the checked descriptor;
+   was listed, and lists again: a set that changed meanwhile, or a second listing
+   that holds a name the first did not (a rotation overtook the first listing), is
+   listed anew. From then on, every byte is read
+   through the checked descriptor;
 2. matches the files to the known ones (inode and digests first, content second);
 3. drains the known files no longer in the set through the descriptor still held
    on them (a deleted file to its end at once; one that only left the set keeps
@@ -40,7 +42,10 @@ A known file that is **temporarily unavailable** (the path briefly replaced by a
 directory, unreadable, moved away) keeps its state for ``grace_s`` seconds; when
 it comes back as the same identity it resumes at its offset, and only a genuinely
 new identity starts at 0. The spell is logged and listed in
-:attr:`Follower.unavailable`, never counted as bad lines. A ``.gz`` is read only
+:attr:`Follower.unavailable`, never counted as bad lines. A copy of the bytes
+consumed of an unreadable file continues it if the file is now shorter than the
+copy (it was cut since); otherwise the copy and every newer file wait until the
+file can be read, ``grace_s`` at most. A ``.gz`` is read only
 when its stream is complete: a half-written one is "not ready yet" and retried; a
 corrupt one is reported once by name after its size has stopped changing for
 ``settle_s`` seconds, then skipped. A rotated plain file is complete once a newer
@@ -68,12 +73,12 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from streaming.follow_scan import Scanner, Seen, UnstableError
 from streaming.framing import Frame, split_lines
 from streaming.identity import (
     TAIL_BYTES,
@@ -87,23 +92,12 @@ from streaming.identity import (
 from streaming.inputs import (
     READ_SIZE,
     GzInfo,
-    file_kind,
     gz_open,
     gz_read,
     gz_scan,
-    is_gz,
-    rotated_siblings,
 )
 
 log = logging.getLogger("streaming.follow")
-
-SCAN_RETRIES = 6
-UNSTABLE_POLLS = 10  # polls in a row without a stable listing before one is read anyway
-
-
-class _UnstableError(Exception):
-    """The rotated set kept changing while it was being listed."""
-
 
 GRACE_S = 300.0
 SETTLE_S = 30.0  # a rotated file or .gz unchanged this long is complete
@@ -129,32 +123,6 @@ class Batch:
 
 
 @dataclass(slots=True)
-class _Seen:
-    """A file of the set, opened and checked: every read goes through ``fd``."""
-
-    path: Path
-    fd: int  # this poll's own descriptor, closed at its end
-    key: Key
-    size: int  # plain: bytes; .gz: compressed bytes
-    mtime_ns: int
-    live: bool
-    gen: int | None = None  # the inode's generation (None where unsupported)
-    gz: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.gz = is_gz(self.path)
-
-
-@dataclass(slots=True)
-class _Spell:
-    """A file that is unavailable, and since when (for the status and the log)."""
-
-    path: str
-    reason: str
-    since: float
-
-
-@dataclass(slots=True)
 class _Poll:
     frames: list[Frame] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
@@ -163,7 +131,8 @@ class _Poll:
     cut: list[Tracked] = field(default_factory=list)  # known inodes now holding other bytes
     rewritten: set[int] = field(default_factory=set)  # id() of cut files not reused
     skip: set[int] = field(default_factory=set)  # indexes not to read now
-    seen: list[_Seen] = field(default_factory=list)
+    wait: set[int] = field(default_factory=set)  # copies of unreadable files: hold back
+    seen: list[Seen] = field(default_factory=list)
     blocked: dict[Key, int] = field(default_factory=dict)  # present, unreadable: size
     older: list[tuple[Tracked, bool]] = field(default_factory=list)  # drain before the set
     deleted: list[tuple[Tracked, bool]] = field(default_factory=list)  # before new files
@@ -192,15 +161,14 @@ class Follower:
         self.grace_s = grace_s
         self.settle_s = settle_s
         self._clock = clock
-        self._opener = opener
+        self._scanner = Scanner(self.path, opener)
         self._known: list[Tracked] = [
             Tracked(fs) for fs in (position.files if position is not None else ())
         ]
         self._gz: dict[Key, GzInfo] = {}
         self._gz_stable: dict[Key, tuple[tuple[int, int], float]] = {}
         self._gz_reported: set[tuple[int, int, int]] = set()
-        self._spells: dict[str, _Spell] = {}
-        self._unstable = 0  # polls in a row whose listing did not hold still
+        self._blocked_since: dict[Key, float] = {}  # present but unreadable, since when
 
     @property
     def position(self) -> Position:
@@ -209,7 +177,7 @@ class Follower:
     @property
     def unavailable(self) -> dict[str, str]:
         """Files of the set that are unavailable right now, and why."""
-        return {p: s.reason for p, s in self._spells.items()}
+        return {p: s.reason for p, s in self._scanner.spells.items()}
 
     def close(self) -> None:
         for k in self._known:
@@ -227,12 +195,13 @@ class Follower:
         now = self._clock()
         out = _Poll()
         try:
-            seen, blocked = self._scan(now)
+            seen, blocked = self._scanner.scan(now, self._held)
         except OSError as exc:  # the directory cannot be listed: the set is unknown
-            self._spell(self.path.parent, f"cannot list: {exc.strerror or exc}", now)
+            self._scanner.spell(self.path.parent, f"cannot list: {exc.strerror or exc}", now)
             return Batch([], [], self.position, False)
-        except _UnstableError:
+        except UnstableError:
             return Batch([], [], self.position, True)  # poll again soon
+        self._blocked_since = {k: self._blocked_since.get(k, now) for k in blocked}
         try:
             out.seen, out.blocked = seen, blocked
             before = {id(k) for k in self._known}
@@ -264,94 +233,15 @@ class Follower:
                     del cache[key]
         return Batch(out.frames, out.gaps, self.position, more)
 
-    def _scan(self, now: float) -> tuple[list[_Seen], dict[Key, int]]:
-        """Open the regular files of the set, oldest first, each confirmed by fstat
-        to be the inode that was listed; list again until the set held still.
-        Returns them and the inodes present but unreadable (with the reason)."""
-        for attempt in range(SCAN_RETRIES):
-            seen, blocked, stable = self._scan_once(now)
-            if stable:
-                stable = all(_key_of(s.path) == s.key for s in seen)
-            if stable:
-                self._unstable = 0
-                return seen, blocked
-            for s in seen:
-                os.close(s.fd)
-            time.sleep(0.001 * 2**attempt)  # let a rotation in progress finish
-        # the set kept moving: reading a listing that missed a file could deliver
-        # newer lines before older ones, so nothing is read until it holds still;
-        # a set that never holds still is read anyway after a while
-        self._unstable += 1
-        if self._unstable < UNSTABLE_POLLS:
-            raise _UnstableError
-        log.warning("%s: the rotated set keeps changing; read as listed", self.path)
-        return self._scan_once(now)[:2]
-
-    def _scan_once(self, now: float) -> tuple[list[_Seen], dict[Key, int], bool]:
-        seen: list[_Seen] = []
-        blocked: dict[Key, int] = {}
-        troubled: set[str] = set()
-        stable = True
-        names = [*reversed(rotated_siblings(self.path)), self.path]
-        self._spells.pop(str(self.path.parent), None)  # listed again
-        for p in names:
-            try:
-                st = os.stat(p)
-            except FileNotFoundError:
-                stable = stable and p == self.path  # a listed name gone: list again
-                continue
-            except OSError as exc:
-                troubled.add(self._spell(p, exc.strerror or str(exc), now))
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                troubled.add(self._spell(p, file_kind(st.st_mode), now))
-                continue
-            key = (st.st_dev, st.st_ino)
-            twin = next((s for s in seen if s.key == key), None)
-            if twin is not None:  # one inode under two names (a hard link): read it once
-                twin.live = twin.live or p == self.path
-                continue
-            held = next((k.fd for k in self._known if k.fd is not None and k.fd_key == key), None)
-            try:
-                if held is not None:
-                    fd = os.dup(held)
-                else:
-                    fd = self._opener(str(p), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            except FileNotFoundError:
-                stable = False
-                continue
-            except OSError as exc:
-                blocked[key] = st.st_size  # present, unreadable: its size is all we know
-                troubled.add(self._spell(p, exc.strerror or str(exc), now))
-                continue
-            fst = os.fstat(fd)
-            if (fst.st_dev, fst.st_ino) != key or not stat.S_ISREG(fst.st_mode):
-                os.close(fd)
-                stable = False
-                continue
-            seen.append(
-                _Seen(
-                    p, fd, key, fst.st_size, fst.st_mtime_ns, p == self.path, inode_generation(fd)
-                )
-            )
-        for name in [n for n in self._spells if n not in troubled]:
-            del self._spells[name]
-            log.info("%s is available again", name)
-        return seen, blocked, stable
-
-    def _spell(self, path: Path, reason: str, now: float) -> str:
-        name = str(path)
-        spell = self._spells.get(name)
-        if spell is None or spell.reason != reason:
-            self._spells[name] = _Spell(name, reason, now)
-            log.warning("%s is unavailable (%s); keeping its position", name, reason)
-        return name
+    def _held(self, key: Key) -> int | None:
+        """The descriptor held on a known inode, if any."""
+        return next((k.fd for k in self._known if k.fd is not None and k.fd_key == key), None)
 
     # --- matching -----------------------------------------------------------------------
 
     def _match(
-        self, seen: list[_Seen], blocked: dict[Key, int], out: _Poll, now: float
-    ) -> list[tuple[Tracked, _Seen]]:
+        self, seen: list[Seen], blocked: dict[Key, int], out: _Poll, now: float
+    ) -> list[tuple[Tracked, Seen]]:
         """Pair the files of the set with the known ones; drain or keep the known
         files that are not in it. Returns the files to read, in set order."""
         for i, s in enumerate(seen):
@@ -418,7 +308,7 @@ class Follower:
                 self._known.append(fresh)
         for i, s in enumerate(seen):
             if i not in out.claimed:
-                self._match_content(i, s, out)
+                self._match_content(i, s, out, now)
         keep: list[Tracked] = []
         taken = {id(k) for k in out.claimed.values()}
         for k in self._known:
@@ -448,8 +338,14 @@ class Follower:
                 keep.append(k)  # present but unreadable: keep its position
             elif self._absent(k, out, now):
                 keep.append(k)
-        plan: list[tuple[Tracked, _Seen]] = []
+        plan: list[tuple[Tracked, Seen]] = []
+        held: list[Tracked] = []  # known files newer than a copy that waits: not read now
+        hold = min(out.wait, default=len(seen))
         for i, s in enumerate(seen):
+            if i > hold:
+                if i in out.claimed:
+                    held.append(out.claimed[i])
+                continue
             if i in out.skip:
                 continue
             k = out.claimed.get(i) or Tracked(_new_state(s, 0))
@@ -457,11 +353,11 @@ class Follower:
                 log.info("%s is back; resuming at offset %d", s.path, k.state.offset)
                 k.state = replace(k.state, missing_since=None)
             plan.append((k, s))
-        self._known = keep + [k for k, _ in plan]
+        self._known = keep + [k for k, _ in plan] + held
         return plan
 
     @staticmethod
-    def _same_file(k: Tracked, s: _Seen) -> bool:
+    def _same_file(k: Tracked, s: Seen) -> bool:
         """Can the known inode ``k`` still be the file it was? Rotation never makes a
         rotated file live again, and a rotated file is not written to any more (its
         mtime stays): otherwise the inode was freed and reused by a new file. (A
@@ -474,7 +370,7 @@ class Follower:
             return True
         return not s.live and (st.mtime_ns is None or st.mtime_ns == s.mtime_ns)
 
-    def _match_content(self, i: int, s: _Seen, out: _Poll) -> None:
+    def _match_content(self, i: int, s: Seen, out: _Poll, now: float) -> None:
         """A new inode: a known file's bytes moved here (compression, a copy), a copy
         of a file still present, or a new file."""
         if s.gz and any(o.path == s.path.with_suffix("") for o in out.seen):
@@ -524,9 +420,21 @@ class Follower:
                     out.claimed[i] = k
                     return
                 continue
-            unknown = k.state.key in out.blocked and k not in out.cut
-            if unknown and (k.holds(read, size) or k.is_prefix_copy(read, size)):
-                out.skip.add(i)  # a copy of a file that cannot be checked now: wait
+            key = k.state.key
+            unread = None if key is None or k in out.cut else out.blocked.get(key)
+            if unread is not None and unread < size and k.holds(read, size):
+                # a copy of the bytes consumed, longer than the unreadable file is
+                # now: files only grow, so the file was cut since it was copied
+                out.cut.append(k)
+                out.rewritten.add(id(k))
+                unread = None
+            if unread is not None and (k.holds(read, size) or k.is_prefix_copy(read, size)):
+                # a copy of a file that cannot be checked now: it may continue that
+                # file, so neither it nor any newer file of the set is read until the
+                # file can be read again (or was unreadable for the grace period)
+                out.skip.add(i)
+                if key is not None and now - self._blocked_since.get(key, now) < self.grace_s:
+                    out.wait.add(i)
                 return
             if k.holds(read, size):
                 if moved_from(k):
@@ -557,9 +465,7 @@ class Follower:
                 out.claimed[i] = new
                 return
 
-    def _continue(
-        self, k: Tracked, s: _Seen, read: Callable[[int, int], bytes], out: _Poll
-    ) -> None:
+    def _continue(self, k: Tracked, s: Seen, read: Callable[[int, int], bytes], out: _Poll) -> None:
         """``k``'s bytes are in the new inode ``s``: continue there at its offset. When
         ``k``'s own inode was cut (not reused by another file) and ``s`` is a copy,
         compressed or not, that was a copytruncate: its caveat is reported."""
@@ -572,7 +478,7 @@ class Follower:
         k.close()
         k.state = replace(k.state, key=s.key)
 
-    def _reader(self, s: _Seen) -> tuple[Callable[[int, int], bytes], int] | None:
+    def _reader(self, s: Seen) -> tuple[Callable[[int, int], bytes], int] | None:
         """How to read the content of ``s`` and its content size; None for a .gz that
         is not complete (reported once as corrupt when it stopped changing)."""
         fd = s.fd
@@ -581,7 +487,9 @@ class Follower:
         stamp = (s.size, s.mtime_ns)
         info = self._gz.get(s.key)
         if info is None or info.stamp != stamp:
-            size, error = gz_scan(fd)
+            # an empty file reads as an empty gzip stream, but the smallest complete
+            # one has a header and a trailer: empty is a .gz just created, not written
+            size, error = gz_scan(fd) if s.size else (None, "empty")
             info = self._gz[s.key] = GzInfo(stamp, size, error)
         if info.content_size is not None:
             return (lambda at, n: gz_read(fd, at, n)), info.content_size
@@ -640,7 +548,7 @@ class Follower:
     # --- reading ------------------------------------------------------------------------
 
     def _read(
-        self, known: Tracked, s: _Seen, frames: list[Frame], budget: int, moved_on: bool
+        self, known: Tracked, s: Seen, frames: list[Frame], budget: int, moved_on: bool
     ) -> int:
         """Read ``s`` within ``budget``. A rotated file whose writer has ``moved_on``
         (a newer file of the set holds data) or that stopped changing for
@@ -702,7 +610,7 @@ class Follower:
         known.state = replace(known.state, skipping=False)
         known.pending = b""
 
-    def _read_gz(self, known: Tracked, s: _Seen, frames: list[Frame], budget: int) -> int:
+    def _read_gz(self, known: Tracked, s: Seen, frames: list[Frame], budget: int) -> int:
         """A complete compressed file, from the offset on, within the poll's budget;
         its decompressor is kept for the next poll, so a large one costs one pass."""
         info = self._gz.get(s.key)
@@ -738,7 +646,7 @@ class Follower:
         return used
 
 
-def _new_state(s: _Seen, offset: int) -> FileState:
+def _new_state(s: Seen, offset: int) -> FileState:
     """A file seen for the first time, ``offset`` bytes of it taken as consumed: its
     identity (inode, generation, mtime) is recorded at once, not at its first read."""
     return FileState(
@@ -775,11 +683,3 @@ def _shows(fd: int, read: Callable[[int, int], bytes], size: int) -> bool:
         return False
     n = min(TAIL_BYTES, held)
     return read(0, n) == os.pread(fd, n, 0) and read(held - n, n) == os.pread(fd, n, held - n)
-
-
-def _key_of(path: Path) -> Key | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from streaming import follow
+from streaming import follow, follow_scan
 from streaming.follow import Follower
 from streaming.framing import OVERLONG
 from streaming.identity import Position, inode_generation
@@ -463,13 +463,13 @@ def test_a_listing_gone_stale_before_stat_is_listed_again(tmp_path, monkeypatch)
     (tmp_path / "log.1.gz").write_bytes(gzip.compress(b"old1\nold2\n"))
     (tmp_path / "log.1").unlink()
     os.rename(tmp_path / "log.1.gz", tmp_path / "log.2.gz")
-    real = follow.rotated_siblings
+    real = follow_scan.rotated_siblings
     stale = [[tmp_path / "log.1.gz"]]  # what a listing taken a moment earlier said
 
     def listing(path):
         return stale.pop() if stale else real(path)
 
-    monkeypatch.setattr(follow, "rotated_siblings", listing)
+    monkeypatch.setattr(follow_scan, "rotated_siblings", listing)
     assert poll_all(f) == ([], [])
     assert poll_all(f) == ([], [])
 
@@ -602,3 +602,59 @@ def test_copytruncate_after_a_file_moved_away_and_deleted_reads_nothing_twice(tm
         m.only_announced_gaps()
     finally:
         m.teardown()
+
+
+def test_a_listing_overtaken_by_a_rotation_does_not_miss_its_file(tmp_path, monkeypatch):
+    """The listing is taken mid-rotation (after mv log.1 log.2, before mv log log.1)
+    and the files are opened after it: it holds log.2 but not log.1, and every name
+    in it still opens. The live file is then the rotation's new file: reading it
+    would deliver its lines before log.1's. The follower lists again once the files
+    are open, sees log.1, and reads the set in write order."""
+    p = tmp_path / "log"
+    p.write_bytes(b"1\n")
+    f = Follower(p)
+    assert poll_all(f) == ([b"1"], [])
+    os.rename(p, tmp_path / "log.1")
+    p.write_bytes(b"2\n")  # written after the last poll, never seen by the follower
+    real = follow_scan.rotated_siblings
+    during = [True]
+
+    def listing(path):
+        names = real(path)
+        if during.pop() if during else False:  # the next rotation overtakes the listing
+            os.rename(tmp_path / "log.1", tmp_path / "log.2")
+            os.rename(p, tmp_path / "log.1")
+            p.write_bytes(b"3\n")
+            return [tmp_path / "log.2"]  # what the listing, taken mid-rotation, held
+        return names
+
+    monkeypatch.setattr(follow_scan, "rotated_siblings", listing)
+    frames, gaps = poll_all(f)
+    frames += poll_all(f)[0]
+    assert frames == [b"2", b"3"] and gaps == []
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_an_empty_gz_is_not_a_complete_file(tmp_path, restart):
+    """A compressor creates the .gz empty, then writes it; its source may be out of
+    the set by then (moved aside first, or missed by a listing). An empty file reads
+    as a complete, empty gzip stream, but it is a .gz not written yet: taken as a new
+    file, it would be read from its start once written, every line of its source a
+    second time (also after a restart from the position of that poll)."""
+    p = tmp_path / "log"
+    (tmp_path / "log.1").write_bytes(b"a\nb\n")
+    p.write_bytes(b"c\n")
+    f = Follower(p)
+    assert poll_all(f) == ([b"a", b"b", b"c"], [])
+    os.rename(tmp_path / "log.1", tmp_path / "log.1.tmp")  # the compressor's own name
+    (tmp_path / "log.1.gz").write_bytes(b"")
+    assert poll_all(f) == ([], [])
+    if restart:
+        f.close()
+        f = Follower(p, f.position)
+    (tmp_path / "log.1.gz").write_bytes(gzip.compress(b"a\nb\n"))
+    (tmp_path / "log.1.tmp").unlink()
+    assert poll_all(f) == ([], [])
+    with open(p, "ab") as fh:
+        fh.write(b"d\n")
+    assert poll_all(f) == ([b"d"], [])

@@ -109,10 +109,6 @@ def run(tmp_path: Path, seed: int, restarts: bool, rotations: int = 60) -> tuple
     return written, got
 
 
-# Known open case (docs/follower.md, limits): a run now and then delivers a few lines
-# out of write order, and with restarts from a position a few lines twice. Not strict,
-# so the suite does not depend on the interleaving, until the cause is found.
-@pytest.mark.xfail(strict=False, reason="known: concurrent rotation (docs/follower.md)")
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("restarts", [False, True])
 def test_concurrent_rotation_delivers_every_line_once_in_order(tmp_path, seed, restarts):
