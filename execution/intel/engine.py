@@ -64,9 +64,10 @@ from execution.intel.folds import (
 from execution.intel.groups import Groups
 from execution.intel.lookback import parse_windows
 from streaming.block import Block
-from streaming.decode import RecentIds, Reject, Skip
+from streaming.decode import Reject, Skip
 from streaming.fold import Bools, Columns, Floats, Ints, Segments, grow
 from streaming.framing import OVERLONG, Frame
+from streaming.recent_ids import RecentIds
 from streaming.windows import LastN, WindowKind, window
 
 STATE_VERSION: Final = 4  # 3: the winsorised and decayed R; 4: the executors grouping

@@ -38,7 +38,8 @@ from execution.intel.engine import STATE_VERSION, EngineStateError, ExpectancyEn
 from execution.intel.events import to_event
 from execution.intel.loaders import iter_log_frames, load_lines, log_files
 from execution.intel.lookback import Window, parse_windows
-from streaming.decode import DEFAULT_DEDUP_HORIZON, Reject, Skip
+from streaming.decode import Reject, Skip
+from streaming.recent_ids import DEFAULT_DEDUP_HORIZON
 
 __all__ = [
     "DIMENSIONS",
