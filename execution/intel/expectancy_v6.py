@@ -34,7 +34,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from execution.intel.document import DIMENSIONS, SCHEMA, VERSION, Inputs, build_document
-from execution.intel.engine import STATE_VERSION, EngineStateError, ExpectancyEngine
+from execution.intel.engine import ExpectancyEngine
+from execution.intel.engine_state import STATE_VERSION, EngineStateError
 from execution.intel.events import to_event
 from execution.intel.loaders import iter_log_frames, load_lines, log_files
 from execution.intel.lookback import Window, parse_windows
