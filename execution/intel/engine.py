@@ -5,7 +5,7 @@ An event's path: the decoder (:func:`~execution.intel.events.make_decoder`) turn
 line into a typed event or a counted reject and drops duplicate ids; the engine
 numbers its groups (one code per symbol, strategy, policy, regime and executor, admitted
 up to ``max_groups`` per grouping), turns each batch into columns once
-(:mod:`execution.intel.folds`) and hands one :class:`~streaming.windows.Block` per
+(:mod:`execution.intel.folds`) and hands one :class:`~streaming.block.Block` per
 side (trades, orders) to every window (:mod:`streaming.windows`). A read folds
 the windows' tables into records and the document (:mod:`execution.intel.document`).
 Saving, restoring and merging engines are in :mod:`execution.intel.engine_state`.

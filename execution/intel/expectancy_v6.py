@@ -14,7 +14,7 @@ The path of one line, each layer once:
    and :mod:`streaming.ordered_kernels` under the protocol of :mod:`streaming.fold`).
 5. A read turns the tables into one record per group, :mod:`execution.intel.figures`
    into figures, and :mod:`execution.intel.document` into the document, which
-   :mod:`execution.intel.runner` publishes atomically.
+   :mod:`execution.intel.publisher` publishes atomically.
 
 :func:`expectancy_surfaces` is the pure-data entry point: the document of a list of
 event dicts, typed records or raw JSONL lines.
