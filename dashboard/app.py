@@ -2,9 +2,10 @@
 (fund view, symbol ranking, score components, expectancy by strategy, router policy
 and regime, and a per-symbol drill-down over the snapshot history).
 
-Reads the state documents only (through :mod:`dashboard.live_helpers`); a missing or
-broken document shows its reason instead of its data, and a field that cannot be used
-is shown as — with a notice naming it. A long ranking is paged. Run::
+Reads the state documents only (through :mod:`dashboard.documents`,
+:mod:`dashboard.tables` and :mod:`dashboard.live_helpers`); a missing or broken
+document shows its reason instead of its data, and a field that cannot be used is
+shown as — with a notice naming it. A long ranking is paged. Run::
 
     streamlit run dashboard/app.py --server.address 127.0.0.1 -- --state-dir logs/state
 
@@ -28,9 +29,11 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dashboard import documents as hd
 from dashboard import history_page
 from dashboard import history_view as hv
 from dashboard import live_helpers as h
+from dashboard import tables as ht
 
 PAGES = ("Overview", "Intelligence")
 MAX_NOTICES = 100  # lines, one per field
@@ -101,7 +104,7 @@ def stale_after() -> float:
     return given if given > 0 else h.STALE_AFTER_S
 
 
-def show_notices(notes: h.Notices) -> None:
+def show_notices(notes: hd.Notices) -> None:
     """List the fields that could not be used; they appear as — on the page."""
     if notes:
         lines = notes.lines()
@@ -123,28 +126,28 @@ def guarded(section: str, draw: Callable[[], None]) -> None:
 
 def overview(directory: Path) -> None:
     st.header("Overview")
-    notes = h.Notices()
+    notes = hd.Notices()
 
     def nav() -> None:
-        loaded = h.load_nav(directory)
+        loaded = hd.load_nav(directory)
         if loaded.doc is None:
             st.info(f"NAV not available: {loaded.reason}")
             return
         f = h.nav_figures(loaded.doc, notes)
         cols = st.columns(4)
-        cols[0].metric("NAV (USD)", h.fmt_num(f.nav_usd, ",.2f"))
-        cols[1].metric("Realised PnL (USD)", h.fmt_num(f.realized_pnl_usd, "+,.2f"))
-        cols[2].metric("Gross exposure (USD)", h.fmt_num(f.gross_exposure_usd, ",.0f"))
-        cols[3].metric("Open positions", h.fmt_int(f.open_positions))
-        st.caption(f"as of {h.fmt_ts(f.ts)}")
+        cols[0].metric("NAV (USD)", ht.fmt_num(f.nav_usd, ",.2f"))
+        cols[1].metric("Realised PnL (USD)", ht.fmt_num(f.realized_pnl_usd, "+,.2f"))
+        cols[2].metric("Gross exposure (USD)", ht.fmt_num(f.gross_exposure_usd, ",.0f"))
+        cols[3].metric("Open positions", ht.fmt_int(f.open_positions))
+        st.caption(f"as of {ht.fmt_ts(f.ts)}")
 
     def positions() -> None:
         st.subheader("Positions")
-        loaded = h.load_positions(directory)
+        loaded = hd.load_positions(directory)
         if loaded.doc is None:
             st.info(f"Positions not available: {loaded.reason}")
             return
-        rows = h.records(loaded.doc["positions"], h.POSITIONS, "positions", notes)
+        rows = ht.records(loaded.doc["positions"], hd.POSITIONS, "positions", notes)
         if rows:
             st.dataframe(pd.DataFrame(rows), hide_index=True)
         else:
@@ -152,11 +155,11 @@ def overview(directory: Path) -> None:
 
     def router_health() -> None:
         st.subheader("Router health")
-        loaded = h.load_router_health(directory)
+        loaded = hd.load_router_health(directory)
         if loaded.doc is None:
             st.info(f"Router health not available: {loaded.reason}")
             return
-        rows = h.router_health_rows(loaded.doc, notes)
+        rows = ht.router_health_rows(loaded.doc, notes)
         if rows:
             st.dataframe(pd.DataFrame(rows), hide_index=True)
         else:
@@ -172,7 +175,7 @@ def ranking_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The ranking rows as shown: integer columns stay integers (text beyond 64 bits)."""
     cols: dict[str, Any] = {c: [r[c] for r in rows] for c in SHOWN}
     for c in ("rank", "trades"):
-        cells = h.int_cells(cols[c])
+        cells = ht.int_cells(cols[c])
         text = any(isinstance(v, str) for v in cells)
         cols[c] = pd.array(cells, dtype=object if text else "Int64")
     return pd.DataFrame(cols, columns=SHOWN)
@@ -180,15 +183,15 @@ def ranking_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def ranking(table: list[dict[str, Any]], window: str | None) -> None:
     st.subheader(f"Symbol ranking (window {window or '—'})")
-    first, end, pages = h.page_bounds(len(table), 1)
+    first, end, pages = ht.page_bounds(len(table), 1)
     if pages > 1:
         page = st.number_input(
             "Ranking page", min_value=1, max_value=pages, value=1, step=1, key="ranking_page"
         )
-        first, end, pages = h.page_bounds(len(table), int(page))
+        first, end, pages = ht.page_bounds(len(table), int(page))
         st.caption(
             f"Ranks {first + 1:,}–{end:,} of {len(table):,} symbols "
-            f"({h.PAGE_ROWS} a page, page {first // h.PAGE_ROWS + 1} of {pages:,})."
+            f"({ht.PAGE_ROWS} a page, page {first // ht.PAGE_ROWS + 1} of {pages:,})."
         )
     df = ranking_frame(table[first:end])
     for c, (_, _, scale) in RANKING_COLUMNS.items():
@@ -208,7 +211,7 @@ def components(table: list[dict[str, Any]]) -> None:
     # a slider needs two ends: with one symbol there is nothing to choose
     n = st.slider("Top N for the component chart", 1, most, min(5, most)) if most > 1 else most
     top = pd.DataFrame(table[:n])
-    comp = top[[f"c_{k}" for k in h.COMPONENTS]].rename(columns=lambda c: c[2:])
+    comp = top[[f"c_{k}" for k in ht.COMPONENTS]].rename(columns=lambda c: c[2:])
     comp.index = pd.Index(
         [
             f"{r}. {s}" if r is not None else s
@@ -227,8 +230,8 @@ def components(table: list[dict[str, Any]]) -> None:
 
 def intelligence(directory: Path) -> None:
     st.header("Intelligence")
-    notes = h.Notices()
-    scores, expectancy = h.load_scores(directory), h.load_expectancy(directory)
+    notes = hd.Notices()
+    scores, expectancy = hd.load_scores(directory), hd.load_expectancy(directory)
     for loaded in (scores, expectancy):
         if loaded.doc is None:
             st.warning(f"Not available: {loaded.reason}")
@@ -236,13 +239,13 @@ def intelligence(directory: Path) -> None:
     def ages() -> None:
         limit = stale_after()
         for label, name, loaded in (
-            ("Scores", h.SCORES, scores),
-            ("Expectancy", h.EXPECTANCY, expectancy),
+            ("Scores", hd.SCORES, scores),
+            ("Expectancy", hd.EXPECTANCY, expectancy),
         ):
             if loaded.doc is None:
                 continue
             age = h.data_age(loaded.doc, stale_after=limit, notes=notes, where=name)
-            age_txt = "unknown" if age.age_s is None else f"{h.fmt_num(age.age_s, ',.0f')} s ago"
+            age_txt = "unknown" if age.age_s is None else f"{ht.fmt_num(age.age_s, ',.0f')} s ago"
             source = loaded.doc.get("source")
             complete = isinstance(source, dict) and source.get("complete") is True
             how = (
@@ -253,8 +256,8 @@ def intelligence(directory: Path) -> None:
                 else "live"
             )
             st.caption(
-                f"{label}: {how}; generated {h.fmt_ts(age.generated_at)} ({age_txt}); "
-                f"data as of {h.fmt_ts(age.as_of)}"
+                f"{label}: {how}; generated {ht.fmt_ts(age.generated_at)} ({age_txt}); "
+                f"data as of {ht.fmt_ts(age.as_of)}"
             )
             if age.generated_at is None:
                 st.warning(f"{label} document is stale (it has no usable generation time).")
@@ -271,20 +274,20 @@ def intelligence(directory: Path) -> None:
             st.caption("Rejected or skipped lines: none")
 
     def symbols() -> None:
-        table = h.symbol_table(scores.doc, expectancy.doc, notes)
+        table = ht.symbol_table(scores.doc, expectancy.doc, notes)
         if scores.doc is None:
             return
         if not table:
             st.info("The scores document lists no symbols.")
             return
-        ranking(table, h.scores_window(scores.doc))
+        ranking(table, ht.scores_window(scores.doc))
         components(table)
 
     def groups() -> None:
-        wins = h.windows(expectancy.doc)
+        wins = ht.windows(expectancy.doc)
         if not wins:
             return
-        default = h.scores_window(scores.doc)
+        default = ht.scores_window(scores.doc)
         window = st.selectbox(
             "Window",
             wins,
@@ -298,7 +301,7 @@ def intelligence(directory: Path) -> None:
             ("executors", "Expectancy by executor"),
         ):
             st.subheader(title)
-            rows = h.group_table(expectancy.doc, window, dim, notes)
+            rows = ht.group_table(expectancy.doc, window, dim, notes)
             if not rows:
                 st.write("No events in this window.")
                 continue
@@ -318,8 +321,8 @@ def intelligence(directory: Path) -> None:
     history = hv.open_history(directory)
 
     def drill() -> None:
-        ranked = [e["symbol"] for e in h.symbol_table(scores.doc, expectancy.doc)]
-        window = h.scores_window(scores.doc)
+        ranked = [e["symbol"] for e in ht.symbol_table(scores.doc, expectancy.doc)]
+        window = ht.scores_window(scores.doc)
         history_page.drill_down(history, scores.doc, ranked, window)
 
     guarded("Document times", ages)

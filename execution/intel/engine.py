@@ -5,9 +5,10 @@ An event's path: the decoder (:func:`~execution.intel.events.make_decoder`) turn
 line into a typed event or a counted reject and drops duplicate ids; the engine
 numbers its groups (one code per symbol, strategy, policy, regime and executor, admitted
 up to ``max_groups`` per grouping), turns each batch into columns once
-(:mod:`execution.intel.folds`) and hands one :class:`~streaming.windows.Block` per
+(:mod:`execution.intel.folds`) and hands one :class:`~streaming.block.Block` per
 side (trades, orders) to every window (:mod:`streaming.windows`). A read folds
 the windows' tables into records and the document (:mod:`execution.intel.document`).
+Saving, restoring and merging engines are in :mod:`execution.intel.engine_state`.
 
 Events fed one at a time wait in a short pending list and enter as one block at
 the next batch, read or checkpoint: there is one fold path, the block.
@@ -29,9 +30,8 @@ the next batch, read or checkpoint: there is one fold path, the block.
 
 from __future__ import annotations
 
-import dataclasses
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from itertools import compress, repeat
 from typing import Any, Final, cast
 
@@ -39,6 +39,7 @@ import numpy as np
 
 from execution.config import IntelConfig
 from execution.intel.document import DIMENSIONS, Inputs, build_document
+from execution.intel.engine_state import EngineStateMixin
 from execution.intel.events import (
     UNKNOWN,
     Event,
@@ -50,9 +51,7 @@ from execution.intel.events import (
     to_event,
 )
 from execution.intel.folds import (
-    ORDER_INPUTS,
     ORDERS,
-    TRADE_INPUTS,
     FoldPolicy,
     Records,
     order_columns,
@@ -64,24 +63,16 @@ from execution.intel.folds import (
 from execution.intel.groups import Groups
 from execution.intel.lookback import parse_windows
 from streaming.block import Block
-from streaming.decode import RecentIds, Reject, Skip
+from streaming.decode import Reject, Skip
 from streaming.fold import Bools, Columns, Floats, Ints, Segments, grow
 from streaming.framing import OVERLONG, Frame
 from streaming.windows import LastN, WindowKind, window
 
-STATE_VERSION: Final = 4  # 3: the winsorised and decayed R; 4: the executors grouping
-# The policy fields a saved state depends on: a state is restored (or merged) only
-# into an engine with the same ones.
-STATE_POLICY: Final = ("scratch_epsilon_r", "dedup_horizon", "max_groups")
 # Events fed one at a time are folded as one block once this many wait.
 PENDING_MAX: Final = 4096
 
 
-class EngineStateError(ValueError):
-    """A saved engine state that does not fit this engine (other windows, policy)."""
-
-
-class ExpectancyEngine:
+class ExpectancyEngine(EngineStateMixin):
     """Feed lines or events, read a document at any moment (module docstring)."""
 
     __slots__ = (
@@ -227,76 +218,6 @@ class ExpectancyEngine:
     def note_gaps(self, n: int) -> None:
         self._inputs.gaps += n
 
-    # --- combining ----------------------------------------------------------------------
-
-    def _check_same(self, windows: Sequence[str], policy: Mapping[str, Any]) -> None:
-        specs = [w.spec for w in self.windows]
-        if list(windows) != specs:
-            raise EngineStateError(f"state has windows {list(windows)}, the configuration {specs}")
-        # what the state depends on (dd_penalty only weighs a published figure)
-        mine = {k: getattr(self.policy, k) for k in STATE_POLICY}
-        theirs = {k: policy.get(k) for k in STATE_POLICY}
-        if theirs != mine:
-            differ = {k: (theirs[k], mine[k]) for k in STATE_POLICY if theirs[k] != mine[k]}
-            raise EngineStateError(
-                "state has another policy: "
-                + ", ".join(f"{k} {a!r} (the configuration {b!r})" for k, (a, b) in differ.items())
-            )
-
-    def merge(self, other: ExpectancyEngine) -> None:
-        """Absorb another engine's input, which came after this one's (so engines over
-        consecutive parts of a log fold in parallel and combine in order). Duplicate
-        ids *across* the two are not looked for: the caller makes sure the other
-        decided its first ids as this one's recent ids would have, as
-        :func:`~execution.intel.runner.replay` does."""
-        self._check_same([w.spec for w in other.windows], dataclasses.asdict(other.policy))
-        self._flush()
-        other._flush()
-        self._inputs.merge(other._inputs)
-        self.decoder.recent.merge(other.decoder.recent)
-        remap = self.groups.remap(other.groups)
-        for mine, theirs in zip(self._sides, other._sides, strict=True):
-            for side in (0, 1):
-                mine[side].merge(theirs[side], remap, self.groups.total)  # type: ignore[arg-type]
-
-    def mergeable(self, other: ExpectancyEngine) -> bool:
-        """Whether :meth:`merge` of ``other`` equals feeding its input after this one's
-        as far as group limits go: it rejected no event for a group limit, and its
-        groups fit with this one's under ``max_groups`` in every grouping."""
-        self._flush()  # pending events' groups count
-        if other.inputs.rejected.get("too_many_groups", 0):
-            return False
-        return all(
-            len(mine) + len(set(theirs) - mine.keys()) <= self.max_groups
-            for mine, theirs in zip(self.groups.ids, other.groups.names, strict=True)
-        )
-
-    def forget(self, watermark: float) -> None:
-        """Drop time-window events that no document at ``watermark`` or later can
-        show: for an engine over an early part of a log that is known to reach at
-        least that event time, before its state travels to the merge."""
-        self._flush()
-        for pair in self._sides:
-            for w in pair:
-                w.forget(watermark)
-
-    @property
-    def recent_ids(self) -> RecentIds:
-        """The ids within the de-duplication horizon."""
-        return self.decoder.recent
-
-    def __getstate__(self) -> dict[str, Any]:
-        self._flush()
-        state = {name: getattr(self, name) for name in self.__slots__ if name != "decoder"}
-        return {**state, "recent": self.decoder.recent}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        recent: RecentIds = state.pop("recent")
-        for name, value in state.items():
-            setattr(self, name, value)
-        self.decoder = make_decoder(recent.horizon)
-        self.decoder.recent = recent
-
     # --- output -------------------------------------------------------------------------
 
     def records(self) -> dict[str, dict[str, tuple[list[str], Records]]]:
@@ -353,51 +274,6 @@ class ExpectancyEngine:
             generated_at=generated_at,
             warnings=self._inputs.warnings(self.max_groups),
         )
-
-    # --- state --------------------------------------------------------------------------
-
-    def to_state(self) -> dict[str, Any]:
-        self._flush()
-        return {
-            "version": STATE_VERSION,
-            "windows": [w.spec for w in self.windows],
-            "policy": dataclasses.asdict(self.policy),
-            "inputs": self._inputs.to_state(),
-            "recent_ids": self.decoder.recent.to_state(),
-            "groups": self.groups.to_state(),
-            "surfaces": [{"trades": t.to_state(), "orders": o.to_state()} for t, o in self._sides],
-        }
-
-    def restore(self, state: Mapping[str, Any]) -> None:
-        """Continue from :meth:`to_state` output of an engine with the same windows
-        and policy; anything else — another version, windows or policy, or a state
-        that does not hold together — is an :class:`EngineStateError`, and the
-        engine is left as it was."""
-        if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
-            version = state.get("version") if isinstance(state, Mapping) else None
-            raise EngineStateError(
-                f"engine state version {version!r} is not supported "
-                f"(this engine reads version {STATE_VERSION}; replay the log to rebuild it)"
-            )
-        try:
-            self._check_same(state["windows"], state["policy"])
-            inputs = Inputs.from_state(state["inputs"])
-            recent = RecentIds.from_state(state["recent_ids"])
-            if recent.horizon != self.policy.dedup_horizon:
-                raise ValueError(f"recent ids over a horizon of {recent.horizon}")
-            groups = Groups(self.max_groups, state["groups"]["names"], state["groups"]["ids"])
-            sides = self._fresh_sides()
-            for (t, o), s in zip(sides, state["surfaces"], strict=True):
-                for w, saved, names in (
-                    (t, s["trades"], TRADE_INPUTS),
-                    (o, s["orders"], ORDER_INPUTS),
-                ):
-                    w.restore(saved)
-                    w.check(names, groups.total, inputs.watermark)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-            raise EngineStateError(f"engine state is damaged: {exc}") from None
-        self._inputs, self.groups, self._sides, self._pending = inputs, groups, sides, []
-        self.decoder.recent = recent
 
     # --- input in slices ----------------------------------------------------------------
 

@@ -47,10 +47,11 @@ import msgspec
 import numpy as np
 from msgspec import Meta
 
-from streaming.decode import DEFAULT_DEDUP_HORIZON, LineDecoder, Reject, Skip, classify
+from streaming.decode import LineDecoder, Reject, Skip, classify
 from streaming.fold import Ints
 from streaming.framing import OVERLONG
 from streaming.jsonsafe import check_finite
+from streaming.recent_ids import DEFAULT_DEDUP_HORIZON
 
 UNKNOWN = "unknown"
 OrderStatus = Literal["FILLED", "PARTIALLY_FILLED", "CANCELED", "REJECTED", "EXPIRED"]

@@ -14,7 +14,7 @@ The path of one line, each layer once:
    and :mod:`streaming.ordered_kernels` under the protocol of :mod:`streaming.fold`).
 5. A read turns the tables into one record per group, :mod:`execution.intel.figures`
    into figures, and :mod:`execution.intel.document` into the document, which
-   :mod:`execution.intel.runner` publishes atomically.
+   :mod:`execution.intel.publisher` publishes atomically.
 
 :func:`expectancy_surfaces` is the pure-data entry point: the document of a list of
 event dicts, typed records or raw JSONL lines.
@@ -34,11 +34,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from execution.intel.document import DIMENSIONS, SCHEMA, VERSION, Inputs, build_document
-from execution.intel.engine import STATE_VERSION, EngineStateError, ExpectancyEngine
+from execution.intel.engine import ExpectancyEngine
+from execution.intel.engine_state import STATE_VERSION, EngineStateError
 from execution.intel.events import to_event
 from execution.intel.loaders import iter_log_frames, load_lines, log_files
 from execution.intel.lookback import Window, parse_windows
-from streaming.decode import DEFAULT_DEDUP_HORIZON, Reject, Skip
+from streaming.decode import Reject, Skip
+from streaming.recent_ids import DEFAULT_DEDUP_HORIZON
 
 __all__ = [
     "DIMENSIONS",

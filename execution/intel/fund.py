@@ -5,7 +5,7 @@ with what an exact merge needs besides: the configuration it was built with, its
 sources, the smallest and largest key of its events (the contract order's key,
 :mod:`execution.intel.cluster`) and the head of its de-duplication — the ids it
 offered to the recent ids, and which were duplicates, up to its ``horizon``-th
-addition (:class:`~streaming.decode.IdTrace`).
+addition (:class:`~streaming.recent_ids.IdTrace`).
 
 An engine state holds folds, not events, so states can be merged only where the
 contract order puts all of one state's events before all of the next one's:
@@ -49,7 +49,7 @@ from execution.intel.replay_parts import head_agrees
 from execution.state_publish import EXPECTANCY_FILE, publish_intel, read_state
 from streaming.atomic import atomic_write_bytes
 from streaming.checkpoint import decode_checkpoint, encode_checkpoint
-from streaming.decode import IdTrace
+from streaming.recent_ids import IdTrace
 
 FUND_STATE_FILE: Final = "expectancy_v6.fund-state.json"
 FUND_STATE_FORMAT: Final = "expectancy_v6-fund-state"

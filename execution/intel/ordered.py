@@ -23,7 +23,7 @@ import numpy as np
 from execution.intel.columnar import EventColumns, apply_columns, concat, take
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from execution.intel.sources import Part, PartEvents
-from streaming.decode import IdTrace
+from streaming.recent_ids import IdTrace
 
 Floats = np.ndarray[Any, np.dtype[np.float64]]
 Ints = np.ndarray[Any, np.dtype[np.int64]]

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from execution.intel.events import event_ids, make_decoder
 from execution.intel.expectancy_v6 import ExpectancyEngine
-from streaming.decode import IdTrace, RecentIds
 from streaming.framing import OVERLONG, Frame
 from streaming.inputs import iter_frames
+from streaming.recent_ids import IdTrace, RecentIds
 
 # Lines per engine batch in a replay: large enough that the columnar path's
 # per-group cost vanishes, small enough to bound the decoded events held at once.

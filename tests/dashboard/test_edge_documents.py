@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import live_helpers as h
+from dashboard import documents as hd
+from dashboard import tables as ht
 from execution.intel.figures import FIGURES
 from tests.support import ROOT
 
@@ -153,7 +154,7 @@ def state(draw: Any) -> tuple[dict[str, Any], set[str]]:
     symbols = draw(st.lists(NAMES, max_size=6, unique=True))
     window = draw(WINDOW)
 
-    sc = Doc(draw, h.SCORES, expected)
+    sc = Doc(draw, hd.SCORES, expected)
     scores: dict[str, Any] = {
         "schema": "symbol_scores_v6",
         "version": 1,
@@ -180,7 +181,7 @@ def state(draw: Any) -> tuple[dict[str, Any], set[str]]:
         sc.put(e, "trades", "symbols[].trades", slot(COUNT, bad=NOT_INT), labels)
         sc.put(e, "confidence", "symbols[].confidence", slot(UNIT), labels)
         comps: dict[str, Any] = {}
-        for c in h.COMPONENTS:
+        for c in ht.COMPONENTS:
             sc.put(comps, c, f"symbols[].components.{c}", slot(SIGNED), labels)
         sc.put(e, "components", "symbols[].components", slot(st.just(comps)), labels)
         if symbol_ok:
@@ -189,7 +190,7 @@ def state(draw: Any) -> tuple[dict[str, Any], set[str]]:
         entries.append(e)
     scores["symbols"] = entries
 
-    ex = Doc(draw, h.EXPECTANCY, expected)
+    ex = Doc(draw, hd.EXPECTANCY, expected)
     exp: dict[str, Any] = {"schema": "expectancy_v6", "version": 1, "windows": {}}
     ex.put(exp, "generated_at", "generated_at", slot(TIMES, bad=WRONG | BAD_TIMES))
     ex.put(exp, "as_of", "as_of", slot(TIMES, nullable=True, bad=WRONG | BAD_TIMES))
@@ -216,13 +217,13 @@ def state(draw: Any) -> tuple[dict[str, Any], set[str]]:
     for dim in ("strategies", "policies"):
         names = draw(st.lists(NAMES, max_size=3, unique=True))
         win[dim] = {
-            n: figures(ex, f"windows.*.{dim}.*", tuple(h.GROUP_COLUMNS), expected) for n in names
+            n: figures(ex, f"windows.*.{dim}.*", tuple(ht.GROUP_COLUMNS), expected) for n in names
         }
     exp["windows"][window] = win
     if window_ok:
         expected |= group_labels
 
-    nv = Doc(draw, h.NAV, expected)
+    nv = Doc(draw, hd.NAV, expected)
     nav: dict[str, Any] = {}
     nv.put(nav, "nav_usd", "nav_usd", slot(FINITE, required=False))
     nv.put(nav, "realized_pnl_usd", "realized_pnl_usd", slot(FINITE))
@@ -231,14 +232,14 @@ def state(draw: Any) -> tuple[dict[str, Any], set[str]]:
     nv.put(nav, "ts", "ts", slot(TIMES, bad=WRONG | BAD_TIMES))
 
     cell = slot(FINITE | NAMES | COUNT, nullable=True, required=False, bad=WRONG_CELL)
-    ps = Doc(draw, h.POSITIONS, expected)
+    ps = Doc(draw, hd.POSITIONS, expected)
     positions = []
     for _ in range(draw(st.integers(0, 3))):
         p = {"symbol": draw(NAMES)}
         ps.put(p, "qty", "positions[].qty", cell)
         ps.put(p, "entry_price", "positions[].entry_price", cell)
         positions.append(p)
-    rh = Doc(draw, h.ROUTER_HEALTH, expected)
+    rh = Doc(draw, hd.ROUTER_HEALTH, expected)
     health: dict[str, Any] = {}
     for sym in symbols[:3]:
         row: dict[str, Any] = {}
@@ -246,11 +247,11 @@ def state(draw: Any) -> tuple[dict[str, Any], set[str]]:
         rh.put(row, "regime", "symbols.*.regime", cell)
         health[sym] = row
     docs = {
-        h.SCORES: scores,
-        h.EXPECTANCY: exp,
-        h.NAV: nav,
-        h.POSITIONS: {"ts": 0.0, "positions": positions},
-        h.ROUTER_HEALTH: {"ts": 0.0, "window_orders": 50, "symbols": health},
+        hd.SCORES: scores,
+        hd.EXPECTANCY: exp,
+        hd.NAV: nav,
+        hd.POSITIONS: {"ts": 0.0, "positions": positions},
+        hd.ROUTER_HEALTH: {"ts": 0.0, "window_orders": 50, "symbols": health},
     }
     return docs, expected
 
@@ -328,7 +329,7 @@ def entry(sym: str, place: int, **over: Any) -> dict[str, Any]:
         "rank": place,
         "trades": 10,
         "confidence": 0.5,
-        "components": dict.fromkeys(h.COMPONENTS, 0.2),
+        "components": dict.fromkeys(ht.COMPONENTS, 0.2),
         "inputs": {},
     }
     return e | over
@@ -369,21 +370,21 @@ def expectancy_doc(**over: Any) -> dict[str, Any]:
 
 
 NULLS = {
-    h.SCORES: scores_doc(
+    hd.SCORES: scores_doc(
         [dict.fromkeys(entry("A", 1), None) | {"symbol": "A"}],
         generated_at=None,
         as_of=None,
         window=None,
     ),
-    h.EXPECTANCY: expectancy_doc(generated_at=None, as_of=None, inputs=None),
-    h.NAV: dict.fromkeys(
+    hd.EXPECTANCY: expectancy_doc(generated_at=None, as_of=None, inputs=None),
+    hd.NAV: dict.fromkeys(
         ["nav_usd", "realized_pnl_usd", "gross_exposure_usd", "open_positions", "ts"]
     ),
-    h.POSITIONS: {"positions": None},
-    h.ROUTER_HEALTH: {"symbols": None},
+    hd.POSITIONS: {"positions": None},
+    hd.ROUTER_HEALTH: {"symbols": None},
 }
 NAN_STRINGS = {
-    h.SCORES: scores_doc(
+    hd.SCORES: scores_doc(
         [
             entry(
                 "NaN",
@@ -392,36 +393,36 @@ NAN_STRINGS = {
                 rank="nan",
                 trades="inf",
                 confidence="-Infinity",
-                components=dict.fromkeys(h.COMPONENTS, "NaN"),
+                components=dict.fromkeys(ht.COMPONENTS, "NaN"),
             )
         ],
         generated_at="NaN",
         as_of="nan",
         window="NaN",
     ),
-    h.EXPECTANCY: expectancy_doc(generated_at="Infinity", as_of="-inf"),
-    h.NAV: {
+    hd.EXPECTANCY: expectancy_doc(generated_at="Infinity", as_of="-inf"),
+    hd.NAV: {
         "nav_usd": "NaN",
         "realized_pnl_usd": "nan",
         "gross_exposure_usd": "inf",
         "open_positions": "NaN",
         "ts": "NaN",
     },
-    h.POSITIONS: {"positions": [{"symbol": "NaN", "qty": "nan"}]},
-    h.ROUTER_HEALTH: {"symbols": {"NaN": {"fill_rate": "NaN"}}},
+    hd.POSITIONS: {"positions": [{"symbol": "NaN", "qty": "nan"}]},
+    hd.ROUTER_HEALTH: {"symbols": {"NaN": {"fill_rate": "NaN"}}},
 }
 DEEP_FIGURE = {
-    h.SCORES: scores_doc([entry("A", 1, score=DEEP), entry("B", 2)], extra=DEEP),
-    h.EXPECTANCY: expectancy_doc(extra=DEEP)
+    hd.SCORES: scores_doc([entry("A", 1, score=DEEP), entry("B", 2)], extra=DEEP),
+    hd.EXPECTANCY: expectancy_doc(extra=DEEP)
     | {
         "windows": {
             "all": expectancy_doc()["windows"]["all"]
             | {"strategies": {"s": {"avg_r": DEEP, "trades": 3}}}
         }
     },
-    h.NAV: {"nav_usd": DEEP, "ts": 1.7e9, "meta": DEEP},
-    h.POSITIONS: {"positions": [{"symbol": "A", "qty": DEEP}]},
-    h.ROUTER_HEALTH: {"symbols": {"A": {"fill_rate": 0.5, "detail": DEEP}}},
+    hd.NAV: {"nav_usd": DEEP, "ts": 1.7e9, "meta": DEEP},
+    hd.POSITIONS: {"positions": [{"symbol": "A", "qty": DEEP}]},
+    hd.ROUTER_HEALTH: {"symbols": {"A": {"fill_rate": 0.5, "detail": DEEP}}},
 }
 
 
@@ -429,21 +430,21 @@ DEEP_FIGURE = {
     ("docs", "notices"),
     [
         pytest.param(
-            {h.SCORES: scores_doc([entry("A", 1)]), h.EXPECTANCY: expectancy_doc()},
+            {hd.SCORES: scores_doc([entry("A", 1)]), hd.EXPECTANCY: expectancy_doc()},
             [],
             id="one-symbol",
         ),
         pytest.param(
-            {h.SCORES: scores_doc([]), h.EXPECTANCY: expectancy_doc()},
+            {hd.SCORES: scores_doc([]), hd.EXPECTANCY: expectancy_doc()},
             ["lists no symbols"],
             id="zero-symbols",
         ),
         *(
             pytest.param(
                 {
-                    h.SCORES: scores_doc([entry("A", 1), entry("B", 2)], as_of=t, generated_at=t),
-                    h.EXPECTANCY: expectancy_doc(as_of=t, generated_at=t),
-                    h.NAV: {"nav_usd": 1.0, "ts": t},
+                    hd.SCORES: scores_doc([entry("A", 1), entry("B", 2)], as_of=t, generated_at=t),
+                    hd.EXPECTANCY: expectancy_doc(as_of=t, generated_at=t),
+                    hd.NAV: {"nav_usd": 1.0, "ts": t},
                 },
                 [
                     "symbol_scores_v6.json as_of",
@@ -456,19 +457,19 @@ DEEP_FIGURE = {
             for t in (1e300, 1e308, -1e308, -62_135_596_801.0, 253_402_300_800.0, 10**400)
         ),
         pytest.param(
-            {h.NAV: {"nav_usd": "1,000.00", "realized_pnl_usd": 5.0}},
+            {hd.NAV: {"nav_usd": "1,000.00", "realized_pnl_usd": 5.0}},
             ["nav.json nav_usd", "nav.json gross_exposure_usd"],
             id="nav-as-string",
         ),
         pytest.param(
             {
-                h.SCORES: scores_doc(
+                hd.SCORES: scores_doc(
                     [
                         entry("A", 1, score=1e308, confidence=5e-324),
                         entry("B", 2, score=-1e308, trades=10**400, rank=10**400),
                     ]
                 ),
-                h.NAV: {
+                hd.NAV: {
                     "nav_usd": 1e308,
                     "realized_pnl_usd": -1e308,
                     "gross_exposure_usd": 5e-324,
@@ -502,11 +503,11 @@ DEEP_FIGURE = {
         ),
         pytest.param(
             {
-                h.SCORES: {"schema": "symbol_scores_v6", "symbols": [{"symbol": "A"}]},
-                h.EXPECTANCY: {"schema": "expectancy_v6", "windows": {"all": {}}},
-                h.NAV: {"nav_usd": 1.0},
-                h.POSITIONS: {"positions": [{}]},
-                h.ROUTER_HEALTH: {"symbols": {"A": {}}},
+                hd.SCORES: {"schema": "symbol_scores_v6", "symbols": [{"symbol": "A"}]},
+                hd.EXPECTANCY: {"schema": "expectancy_v6", "windows": {"all": {}}},
+                hd.NAV: {"nav_usd": 1.0},
+                hd.POSITIONS: {"positions": [{}]},
+                hd.ROUTER_HEALTH: {"symbols": {"A": {}}},
             },
             ["symbol_scores_v6.json symbols[].rank", "symbol_scores_v6.json window", "nav.json ts"],
             id="missing-keys",
@@ -524,10 +525,10 @@ DEEP_FIGURE = {
         ),
         pytest.param(
             {
-                h.POSITIONS: {"positions": "abc"},
-                h.ROUTER_HEALTH: {"symbols": [1, 2]},
-                h.SCORES: scores_doc([1, "x", None, entry("A", 1)]),
-                h.EXPECTANCY: expectancy_doc(windows={"all": 5}),
+                hd.POSITIONS: {"positions": "abc"},
+                hd.ROUTER_HEALTH: {"symbols": [1, 2]},
+                hd.SCORES: scores_doc([1, "x", None, entry("A", 1)]),
+                hd.EXPECTANCY: expectancy_doc(windows={"all": 5}),
             },
             [
                 "positions.json positions",
@@ -543,12 +544,12 @@ def test_edge_documents_render(tmp_path, docs, notices):
     write_state(tmp_path, docs)
     overview, intel = run(tmp_path, "overview"), run(tmp_path, "intelligence")
     assert_noticed(set(notices), overview, intel)
-    if h.SCORES in docs and isinstance(docs[h.SCORES].get("symbols"), list):
-        assert intel.dataframe or not [e for e in docs[h.SCORES]["symbols"] if isinstance(e, dict)]
+    if hd.SCORES in docs and isinstance(docs[hd.SCORES].get("symbols"), list):
+        assert intel.dataframe or not [e for e in docs[hd.SCORES]["symbols"] if isinstance(e, dict)]
 
 
 def test_one_symbol_shows_its_components_without_a_slider(tmp_path):
-    write_state(tmp_path, {h.SCORES: scores_doc([entry("A", 1)])})
+    write_state(tmp_path, {hd.SCORES: scores_doc([entry("A", 1)])})
     at = run(tmp_path, "intelligence")
     assert list(at.dataframe[0].value["symbol"]) == ["A"]
     assert not at.slider and any("top 1" in s.value for s in at.subheader)
@@ -557,17 +558,17 @@ def test_one_symbol_shows_its_components_without_a_slider(tmp_path):
 def test_fifty_thousand_symbols_are_paged(tmp_path):
     n = 50_000
     entries = [entry(f"S{i:05d}", i + 1) for i in range(n)]
-    write_state(tmp_path, {h.SCORES: scores_doc(entries), h.EXPECTANCY: expectancy_doc()})
+    write_state(tmp_path, {hd.SCORES: scores_doc(entries), hd.EXPECTANCY: expectancy_doc()})
     at = run(tmp_path, "intelligence")
     first = at.dataframe[0].value
-    assert len(first) == h.PAGE_ROWS and first["symbol"].iloc[0] == "S00000"
+    assert len(first) == ht.PAGE_ROWS and first["symbol"].iloc[0] == "S00000"
     assert any(f"of {n:,}" in t for t in texts(at))  # the paging notice
     with state_env(tmp_path):
         at.number_input(key="ranking_page").set_value(3).run()
     assert not at.exception and not at.error
     page3 = at.dataframe[0].value
-    assert page3["symbol"].iloc[0] == f"S{2 * h.PAGE_ROWS:05d}"
-    last = -(-n // h.PAGE_ROWS)
+    assert page3["symbol"].iloc[0] == f"S{2 * ht.PAGE_ROWS:05d}"
+    last = -(-n // ht.PAGE_ROWS)
     with state_env(tmp_path):
         at.number_input(key="ranking_page").set_value(last).run()
     assert list(at.dataframe[0].value["symbol"])[-1] == f"S{n - 1:05d}"

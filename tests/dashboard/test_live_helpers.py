@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dashboard import documents as hd
 from dashboard import live_helpers as h
+from dashboard import tables as ht
 
 
 @pytest.fixture
@@ -37,38 +39,44 @@ class TestFallbacks:
     )
     def test_bad_scores_document(self, tmp_path, content, reason):
         if content is not None:
-            (tmp_path / h.SCORES).write_bytes(content)
-        loaded = h.load_scores(tmp_path)
+            (tmp_path / hd.SCORES).write_bytes(content)
+        loaded = hd.load_scores(tmp_path)
         assert loaded.doc is None and not loaded.ok
         assert reason in loaded.reason
-        assert h.symbol_table(loaded.doc, None) == []
+        assert ht.symbol_table(loaded.doc, None) == []
 
     def test_unreadable_document(self, tmp_path):
-        (tmp_path / h.NAV).mkdir()  # a directory where a file should be
-        loaded = h.load_nav(tmp_path)
+        (tmp_path / hd.NAV).mkdir()  # a directory where a file should be
+        loaded = hd.load_nav(tmp_path)
         assert loaded.doc is None and "unreadable" in loaded.reason
 
     @pytest.mark.parametrize(
         "loader",
-        [h.load_nav, h.load_positions, h.load_universe, h.load_router_health, h.load_expectancy],
+        [
+            hd.load_nav,
+            hd.load_positions,
+            hd.load_universe,
+            hd.load_router_health,
+            hd.load_expectancy,
+        ],
     )
     def test_every_reader_reports_a_missing_file(self, tmp_path, loader):
         loaded = loader(tmp_path)
         assert loaded.doc is None and loaded.reason.endswith(": missing")
 
     def test_wrong_schema_expectancy(self, state):
-        (state / h.EXPECTANCY).write_text(json.dumps({"schema": "expectancy_v5", "windows": {}}))
-        assert "expected 'expectancy_v6'" in h.load_expectancy(state).reason
+        (state / hd.EXPECTANCY).write_text(json.dumps({"schema": "expectancy_v5", "windows": {}}))
+        assert "expected 'expectancy_v6'" in hd.load_expectancy(state).reason
 
     def test_malformed_entries_are_skipped(self):
         scores = {"window": "all", "symbols": [None, {"rank": 1}, {"symbol": "A", "rank": 2}]}
-        assert [r["symbol"] for r in h.symbol_table(scores, {"windows": 5})] == ["A"]
+        assert [r["symbol"] for r in ht.symbol_table(scores, {"windows": 5})] == ["A"]
 
 
 class TestTables:
     def test_symbol_table_matches_the_documents(self, state):
-        scores, exp = h.load_scores(state).doc, h.load_expectancy(state).doc
-        table = h.symbol_table(scores, exp)
+        scores, exp = hd.load_scores(state).doc, hd.load_expectancy(state).doc
+        table = ht.symbol_table(scores, exp)
         assert [r["symbol"] for r in table] == [e["symbol"] for e in scores["symbols"]]
         first, entry = table[0], scores["symbols"][0]
         group = exp["windows"][scores["window"]]["symbols"][first["symbol"]]
@@ -77,24 +85,24 @@ class TestTables:
         assert first["slippage_bps"] == group["avg_slippage_bps"]
         assert first["router_quality"] == entry["components"]["router_quality"]
         assert (first["trades"], first["confidence"]) == (entry["trades"], entry["confidence"])
-        assert all(f"c_{k}" in first for k in h.COMPONENTS)
+        assert all(f"c_{k}" in first for k in ht.COMPONENTS)
 
     def test_top_n(self, state):
-        scores = h.load_scores(state).doc
-        assert h.top_n(scores, 5) == scores["top"]
-        assert h.top_n(scores, 0) == [] and h.top_n(None, 3) == []
+        scores = hd.load_scores(state).doc
+        assert ht.top_n(scores, 5) == scores["top"]
+        assert ht.top_n(scores, 0) == [] and ht.top_n(None, 3) == []
 
     def test_group_tables_per_window(self, state):
-        exp = h.load_expectancy(state).doc
-        assert set(h.windows(exp)) == {"all", "50t", "7d"}
-        rows = h.group_table(exp, "all", "strategies")
+        exp = hd.load_expectancy(state).doc
+        assert set(ht.windows(exp)) == {"all", "50t", "7d"}
+        rows = ht.group_table(exp, "all", "strategies")
         assert [r["strategy"] for r in rows] == sorted(exp["windows"]["all"]["strategies"])
         assert (
             rows[0]["trades"] == exp["windows"]["all"]["strategies"][rows[0]["strategy"]]["trades"]
         )
-        policies = h.group_table(exp, "7d", "policies")
+        policies = ht.group_table(exp, "7d", "policies")
         assert [r["policy"] for r in policies] == sorted(exp["windows"]["7d"]["policies"])
-        assert h.group_table(exp, "no-such-window", "strategies") == []
+        assert ht.group_table(exp, "no-such-window", "strategies") == []
 
     def test_data_age_and_staleness(self):
         doc = {"generated_at": 1000.0, "as_of": 990.0}
@@ -121,7 +129,7 @@ class TestParsing:
     @given(value=JSON)
     def test_iterative_parser_reads_what_json_reads(self, value):
         text = json.dumps(value)
-        parsed = h.parse_json_iteratively(text, max_depth=1000)
+        parsed = hd.parse_json_iteratively(text, max_depth=1000)
         assert json.dumps(parsed) == json.dumps(json.loads(text))  # NaN != NaN, so as text
 
     @pytest.mark.parametrize(
@@ -131,19 +139,19 @@ class TestParsing:
         with pytest.raises(ValueError):
             json.loads(text)
         with pytest.raises(ValueError):
-            h.parse_json_iteratively(text)
+            hd.parse_json_iteratively(text)
 
     def test_deep_nesting_is_capped_not_fatal(self, tmp_path):
         deep = '{"a": ' * 5000 + "1" + "}" * 5000
-        (tmp_path / h.SCORES).write_text(
+        (tmp_path / hd.SCORES).write_text(
             '{"schema": "symbol_scores_v6", "symbols": [], "extra": ' + deep + "}"
         )
-        loaded = h.load_scores(tmp_path)
+        loaded = hd.load_scores(tmp_path)
         assert loaded.ok and loaded.doc["symbols"] == []
 
     @given(x=st.floats() | st.integers() | st.none())
     def test_times_and_numbers_always_format(self, x):
-        notes = h.Notices()
-        ts = h.Reader("d.json", notes).timestamp({"t": x}, "t", nullable=True)
-        assert isinstance(h.fmt_ts(ts), str) and isinstance(h.fmt_num(h._num(x)), str)
+        notes = hd.Notices()
+        ts = hd.Reader("d.json", notes).timestamp({"t": x}, "t", nullable=True)
+        assert isinstance(ht.fmt_ts(ts), str) and isinstance(ht.fmt_num(hd._num(x)), str)
         assert (ts is None) == (x is None or bool(notes))

@@ -17,7 +17,8 @@ from execution.intel.document import DIMENSIONS, Inputs, build_document
 from execution.intel.events import UNKNOWN, Event, Order, Trade, event_id, make_decoder, to_event
 from execution.intel.folds import ROBUST, Records, Sufficient, classify, records_of
 from execution.intel.lookback import Window, parse_windows
-from streaming.decode import DEFAULT_DEDUP_HORIZON, Reject, Skip
+from streaming.decode import Reject, Skip
+from streaming.recent_ids import DEFAULT_DEDUP_HORIZON
 
 DEFAULT_MAX_GROUPS = 20_000
 

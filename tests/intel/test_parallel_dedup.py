@@ -26,7 +26,7 @@ from benchmarks.generate import events as generated_lines
 from execution.intel.events import event_id, make_decoder
 from execution.intel.replay_parts import head_agrees, plan_parts
 from execution.intel.runner import replay
-from streaming.decode import RecentIds
+from streaming.recent_ids import RecentIds
 from tests.intel.builders import T0, assert_close, good_event, line
 
 WINDOWS = ("all", "3t", "2h")

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streaming.decode import REJECT_REASONS, LineDecoder, RecentIds, Reject, Skip
+from streaming.decode import REJECT_REASONS, LineDecoder, Reject, Skip
+from streaming.recent_ids import RecentIds
 
 
 class Item(msgspec.Struct, tag_field="kind", tag="item"):
