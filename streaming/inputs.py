@@ -33,6 +33,17 @@ class InputError(Exception):
     incomplete ``.gz``); the message names the path and the problem."""
 
 
+def as_text(path: str | Path) -> str:
+    """A path as text that any JSON writer takes: bytes of its name that are not
+    UTF-8 (which Python keeps as lone surrogates) as ``\\xNN``; the same path gives
+    the same text.
+
+    >>> as_text("logs/m.jsonl"), as_text(os.fsdecode(b"x\\xff.jsonl"))
+    ('logs/m.jsonl', 'x\\\\xff.jsonl')
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def rotated_siblings(path: Path) -> list[Path]:
     """``path.1``, ``path.2``, … (plain or ``.gz``), newest first."""
     found: list[tuple[int, int, Path]] = []

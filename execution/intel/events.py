@@ -37,10 +37,12 @@ import itertools
 import math
 import operator
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from itertools import compress, repeat
 from operator import attrgetter
+from pathlib import PurePath
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -127,19 +129,30 @@ class Trade(msgspec.Struct, frozen=True, gc=False, tag_field="event", tag="trade
 Event = Order | Trade
 
 
+_ROTATION: Final = re.compile(r"(.+)\.\d+(\.gz)?")  # a rotated file of the log in group 1
 Cell = tuple[str, str, str, str, str]  # symbol, strategy, policy, regime, executor
 _CELL: Final = attrgetter("symbol", "strategy", "policy", "regime", "executor")
 
 
 def source_label(path: str | os.PathLike[str]) -> str:
-    """The executor of a source's events that name none: its path as given,
-    normalised; a URL as given.
+    """The executor of a source's events that name none: its path as given, with
+    ``.`` parts and doubled separators dropped (not ``..``: through a symlinked
+    directory, ``a/../b`` is another file than ``b``) and a rotation suffix
+    (``.N``, ``.N.gz``) removed, so a rotated file read alone is its log's; a URL
+    as given. Bytes of the name that are not UTF-8 read as U+FFFD.
 
     >>> source_label("./logs//exec-a/router_metrics.jsonl"), source_label("s3://b/x.jsonl")
     ('logs/exec-a/router_metrics.jsonl', 's3://b/x.jsonl')
+    >>> source_label("logs/m.jsonl.2.gz"), source_label("lnk/../m.jsonl")
+    ('logs/m.jsonl', 'lnk/../m.jsonl')
     """
     given = os.fspath(path)
-    return given if "://" in given else os.path.normpath(given)
+    if "://" not in given:
+        given = str(PurePath(given))
+        rotated = _ROTATION.fullmatch(given)
+        if rotated:
+            given = rotated.group(1)
+    return given.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def cell_of(e: Event, source: str) -> Cell:

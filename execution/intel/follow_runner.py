@@ -29,6 +29,7 @@ from execution.intel.publisher import Publisher
 from streaming.checkpoint import CheckpointStore
 from streaming.follow import Follower
 from streaming.identity import Position
+from streaming.inputs import as_text
 from streaming.throttle import Throttle
 
 log = logging.getLogger("intel")
@@ -102,7 +103,7 @@ class FollowRunner:
         payload = loaded.payload
         if not isinstance(payload, Mapping) or payload.get("format") != CHECKPOINT_FORMAT:
             raise EngineStateError(f"{self.store.path}: not a checkpoint of this follower")
-        source = str(self.path.resolve())
+        source = as_text(self.path.resolve())
         if payload.get("source") != source:
             raise EngineStateError(
                 f"{self.store.path}: checkpoint follows {payload.get('source')}, not {source}"
@@ -136,7 +137,7 @@ class FollowRunner:
     def checkpoint_payload(self) -> dict[str, Any]:
         return {
             "format": CHECKPOINT_FORMAT,
-            "source": str(self.path.resolve()),
+            "source": as_text(self.path.resolve()),
             "engine": self.engine.to_state(),
             "position": self.follower.position.to_state(),
             "history": None if self.snapper is None else self.snapper.to_state(),

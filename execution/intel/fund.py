@@ -49,6 +49,7 @@ from execution.intel.replay_parts import head_agrees
 from execution.state_publish import EXPECTANCY_FILE, publish_intel, read_state
 from streaming.atomic import atomic_write_bytes
 from streaming.checkpoint import decode_checkpoint, encode_checkpoint
+from streaming.inputs import as_text
 from streaming.recent_ids import IdTrace
 
 FUND_STATE_FILE: Final = "expectancy_v6.fund-state.json"
@@ -110,7 +111,7 @@ def save_state(
         "format": FUND_STATE_FORMAT,
         "version": FUND_STATE_VERSION,
         "config": config_of(engine),
-        "sources": list(sources),
+        "sources": [as_text(s) for s in sources],
         "keys": None if keys is None else list(keys),
         "head": head_state(head),
         "documents": documents_digest(documents),
@@ -222,6 +223,23 @@ def _differ(theirs: Any, mine: Mapping[str, Any]) -> str:
     return ", ".join(out) or "differs"
 
 
+def _refuse_repeats(states: Sequence[FundState]) -> None:
+    """Refuse a state given twice, or two saved from the same sources with the
+    same engine state (one log replayed twice): merging would count its input
+    twice where a replay of the two reads it once. States with events already
+    overlap in key; this catches those whose lines all gave no event."""
+    seen: dict[tuple[str, ...], list[tuple[FundState, dict[str, Any]]]] = {}
+    for s in states:
+        state = s.engine.to_state()
+        for other, theirs in seen.get(tuple(s.sources), []):
+            if theirs == state:
+                raise FundStateError(
+                    f"{other.where} and {s.where} hold the same input (the same sources, "
+                    "the same state): merging would count it twice; give it once"
+                )
+        seen.setdefault(tuple(s.sources), []).append((s, state))
+
+
 def merge_order(states: Sequence[FundState]) -> list[FundState]:
     """The states in the contract order of their events; a :class:`FundStateError`
     when two overlap in key (their events interleave in that order)."""
@@ -254,6 +272,7 @@ def merge_states(
     documents to ``state_dir`` and save the merged fund state there."""
     specs = list(windows) if windows else None
     states = [load_state(d, cfg, specs) for d in dirs]
+    _refuse_repeats(states)
     ordered = merge_order(states)
     total = ordered[0]
     horizon = total.engine.recent_ids.horizon

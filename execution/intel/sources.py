@@ -123,7 +123,8 @@ def _fs(url: str) -> Any:
 
 def _local_source(label: str, path: str, rotated: bool) -> Source:
     # absolute here, on the client: a worker opens the path in its own working directory
-    p = Path(os.path.abspath(path))
+    # (joined, not normalised: through a symlinked directory, "a/../b" is not "b")
+    p = Path(path).absolute()
     try:
         check_regular(p)
         files = rotated_set(p) if rotated else [p]
@@ -185,8 +186,10 @@ def list_sources(paths: Sequence[str], *, rotated: bool = True) -> list[Source]:
     for given in paths:
         protocol, path = _split(given)
         if is_glob(given):
+            # a local match as the pattern gives it (relative to a relative pattern):
+            # it names its source as the path would (events.source_label)
             matches = (
-                sorted(os.path.abspath(m) for m in globmod.glob(path))
+                sorted(globmod.glob(path))
                 if not protocol
                 else sorted(_guard(given, _remote_glob, given, path))
             )

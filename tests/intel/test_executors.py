@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from execution.config import IntelConfig
+from execution.intel.cluster import replay_sources
 from execution.intel.events import source_label
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from execution.intel.follow_runner import FollowRunner
@@ -46,7 +47,7 @@ def executors(doc: dict, window: str = "all") -> dict[str, int]:
 
 
 def test_source_label_is_the_path_as_given_normalised():
-    assert source_label("./a//b/../c.jsonl") == "a/c.jsonl"
+    assert source_label("./a//b/../c.jsonl") == "a/b/../c.jsonl"  # ".." kept: see below
     assert source_label(Path("/x/y.jsonl")) == "/x/y.jsonl"
     assert source_label("memory://fund/a.jsonl") == "memory://fund/a.jsonl"
 
@@ -121,3 +122,56 @@ def test_the_fund_replay_labels_each_source_by_its_path(tmp_path):
     doc = json.loads((tmp_path / "out" / EXPECTANCY_FILE).read_text())
     assert executors(doc) == {"a/m.jsonl": 2, "desk-b": 1, "b/m.jsonl": 1}
     assert a.exists() and b.exists()
+
+
+# --- what an outside check found: the label and the file opened follow the path given ---
+
+
+def test_a_relative_glob_labels_its_matches_as_their_paths(tmp_path, monkeypatch):
+    mixed_log(tmp_path / "logs" / "executorA" / "m.jsonl")
+    write(tmp_path / "logs" / "executorB" / "m.jsonl", [line(trade(1.0, ts=T0, trade_id="z"))])
+    monkeypatch.chdir(tmp_path)
+    fund = replay_sources(["logs/executor*/m.jsonl"], CFG, state_dir="g", publish=False)
+    one = replay(["logs/executorA/m.jsonl"], CFG, state_dir="o", publish=False)
+    assert set(executors(fund.expectancy)) == {
+        "logs/executorA/m.jsonl", "logs/executorB/m.jsonl", "desk-b"}  # fmt: skip
+    assert "logs/executorA/m.jsonl" in executors(one.expectancy)
+
+
+def test_a_path_through_a_symlinked_directory_reads_the_file_the_os_opens(tmp_path, monkeypatch):
+    """``lnk/../x.jsonl`` with ``lnk`` → ``../real/sub`` is ``real/x.jsonl`` to the OS;
+    every kind of replay reads that file, under the label given."""
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    write(tmp_path / "real" / "x.jsonl", [line(trade(1.0, ts=T0, trade_id="r", symbol="REAL"))])
+    write(tmp_path / "w" / "x.jsonl", [line(trade(1.0, ts=T0, trade_id="o", symbol="OTHER"))])
+    (tmp_path / "w" / "lnk").symlink_to("../real/sub")
+    monkeypatch.chdir(tmp_path / "w")
+    given = "lnk/../x.jsonl"
+    one = replay([given], CFG, state_dir="o", publish=False).expectancy
+    fund = replay_sources([given], CFG, state_dir="f", publish=False).expectancy
+    for doc in (one, fund):
+        assert list(doc["windows"]["all"]["symbols"]) == ["REAL"]
+        assert list(executors(doc)) == [given]
+
+
+def test_a_file_name_that_is_not_utf8_is_published(tmp_path):
+    name = tmp_path / os.fsdecode(b"x\xff.jsonl")
+    mixed_log(name)
+    one = replay([name], CFG, state_dir=tmp_path / "o").expectancy
+    fund = replay_sources([str(name)], CFG, state_dir=tmp_path / "f", save_state=True)
+    follower = FollowRunner(name, CFG, state_dir=tmp_path / "l")
+    follower.run(lambda: True)  # reads, checkpoints and publishes
+    again = FollowRunner(name, CFG, state_dir=tmp_path / "l")  # the checkpoint is its own
+    assert again.stats.resumed_from == "current"
+    label = str(tmp_path / "x\ufffd.jsonl")
+    for doc in (one, fund.expectancy,
+                json.loads((tmp_path / "l" / EXPECTANCY_FILE).read_text())):  # fmt: skip
+        assert executors(doc) == {label: 2, "desk-b": 1}
+
+
+def test_a_rotated_file_read_alone_is_labelled_as_its_log(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    mixed_log(tmp_path / "L.2")
+    doc = replay_sources(["L.2"], CFG, state_dir="s", rotated=False, publish=False).expectancy
+    assert executors(doc) == {"L": 2, "desk-b": 1}
+    assert source_label("L.2.gz") == source_label("./L") == "L"

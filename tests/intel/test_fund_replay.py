@@ -183,6 +183,24 @@ def test_merge_refuses_another_configuration(cfg, tmp_path):
     assert not (tmp_path / "o" / EXPECTANCY_FILE).exists()
 
 
+def test_merge_refuses_one_input_given_twice(cfg, tmp_path):
+    """A log whose lines all give no event has no key range to overlap: merging its
+    state twice (the same directory, or two saved from the same log) would count its
+    rejects twice where a replay of the two reads the log once. Refused; a log of
+    other lines beside it is not."""
+    log = write_sources(tmp_path / "in", [[b"not json", b'{"event":"trade","ts":"x"}']])
+    other = write_sources(tmp_path / "other", [[b"not json"]])
+    for k, src in (("a", log), ("b", log), ("c", other)):
+        replay_sources(src, cfg.intel, state_dir=tmp_path / k, save_state=True)
+    for dirs in (["a", "a"], ["a", "b"]):
+        with pytest.raises(FundStateError, match="the same input"):
+            merge_states([tmp_path / d for d in dirs], cfg.intel, state_dir=tmp_path / "o")
+        assert not (tmp_path / "o" / EXPECTANCY_FILE).exists()
+    got, _, _ = merge_states([tmp_path / "a", tmp_path / "c"], cfg.intel, state_dir=tmp_path / "o")
+    want = replay_sources([*log, *other], cfg.intel, state_dir=tmp_path / "r", publish=False)
+    assert got["inputs"] == want.expectancy["inputs"]
+
+
 # --- the command line -----------------------------------------------------------------------
 
 
