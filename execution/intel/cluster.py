@@ -27,6 +27,7 @@ import contextlib
 import importlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ WAIT_WORKERS_S = 30.0
 # Seconds: between looks for a part back; without one, between asking the scheduler
 # whether it is there (and its workers); the most to wait for its answer or a close.
 POLL_S, CHECK_S, ASK_S = 0.005, 1.0, 5.0
+CONNECT_S = 10.0  # connecting to a tcp:// scheduler, handshake included
 
 
 class ClusterError(ValueError):
@@ -105,10 +107,7 @@ def connect(
             )
             client = stack.enter_context(Client(lc))
         else:
-            try:
-                client = Client(spec, timeout="10s")
-            except (OSError, ValueError) as exc:
-                raise ClusterError(f"cannot reach the scheduler at {spec}: {_line(exc)}") from None
+            client = _client(Client, spec, CONNECT_S)
             stack.callback(_close, client)
             if log is not None and not client.nthreads():
                 log.write(f"cluster: waiting up to {wait_workers:g} s for a worker at {spec}\n")
@@ -123,6 +122,29 @@ def connect(
             log.write(f"cluster: {spec}, dashboard {client.dashboard_link}\n")
             log.flush()
         yield client
+
+
+def _client(make: Any, spec: str, seconds: float) -> Any:
+    """A client of the scheduler at ``spec``, or a :class:`ClusterError` once
+    ``seconds`` have passed: Dask bounds the connection, not the handshake after
+    it, so a scheduler that accepts and never answers (stopped, or another service
+    on the port) would hold the replay for ever. The handshake runs on a daemon
+    thread that is left behind when it does not come back."""
+    got: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            got["client"] = make(spec, timeout=f"{seconds:g}s")
+        except Exception as exc:
+            got["error"] = exc
+
+    thread = threading.Thread(target=run, name="dask-connect", daemon=True)
+    thread.start()
+    thread.join(seconds + 2.0)
+    if "client" in got:
+        return got["client"]
+    why = _line(got["error"]) if "error" in got else f"no answer within {seconds:g} s"
+    raise ClusterError(f"cannot reach the scheduler at {spec}: {why}")
 
 
 @contextlib.contextmanager
