@@ -37,13 +37,11 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgspec
 
-from streaming.recent_ids import DEFAULT_DEDUP_HORIZON, IdTrace, RecentIds
+from streaming.recent_ids import DEFAULT_DEDUP_HORIZON, RecentIds
 
-# IdTrace is also importable from here: execution/intel/cluster.py imports it so.
 __all__ = [
     "REJECT_REASONS",
     "Check",
-    "IdTrace",
     "LineDecoder",
     "Reject",
     "Skip",

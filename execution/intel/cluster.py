@@ -38,7 +38,7 @@ from execution.config import IntelConfig
 from execution.intel import fund
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from execution.intel.ordered import OrderedFold
-from execution.intel.runner import Publisher
+from execution.intel.publisher import Publisher
 from execution.intel.sources import (
     PART_BYTES,
     Part,
@@ -49,7 +49,7 @@ from execution.intel.sources import (
     read_part,
 )
 from execution.state_publish import publish_intel
-from streaming.decode import IdTrace
+from streaming.recent_ids import IdTrace
 
 # Events per engine batch of the ordered fold.
 FOLD_BATCH = 1 << 18

@@ -39,8 +39,7 @@ from execution.intel.replay_parts import (
     watermark_floor,
 )
 
-# Publisher is also importable from here: execution/intel/cluster.py imports it so.
-__all__ = ["Publisher", "ReplayResult", "fold_with_history", "replay", "replay_files"]
+__all__ = ["ReplayResult", "fold_with_history", "replay", "replay_files"]
 
 log = logging.getLogger("intel")
 # Lines fed at a time in a replay that takes the history (the snapshots they close
