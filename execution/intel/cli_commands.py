@@ -230,8 +230,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             )
     except (FileNotFoundError, IsADirectoryError, InputError, HistoryError) as exc:
         raise CliError(str(exc)) from None
-    except OSError as exc:  # reading an input failed (EIO, …) or writing a document
-        raise CliError(f"{exc.filename or args.state_dir}: {_why(exc)}") from None
+    except OSError as exc:  # writing a document, or a read in a worker (--jobs)
+        raise CliError(f"{exc.filename or 'replay'}: {_why(exc)}") from None
     finally:
         progress.done()
         lock.release()

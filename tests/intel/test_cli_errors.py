@@ -210,3 +210,13 @@ def test_an_interrupt_outside_a_guarded_replay_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr("execution.intel.cli.cmd_show", interrupted)
     assert main(["show"]) == 130
     assert capsys.readouterr().err == "show: interrupted\n"
+
+
+def test_a_write_error_is_one_line(tmp_path, monkeypatch, capsys):
+    def full(*_args: object, **_kw: object) -> object:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("execution.intel.runner.Publisher.publish", full)
+    log = small_log(tmp_path / "a.jsonl")
+    assert main(["replay", str(log), "--no-history", "--state-dir", str(tmp_path / "s")]) == 2
+    assert capsys.readouterr().err == f"error: replay: {os.strerror(errno.ENOSPC)}\n"
