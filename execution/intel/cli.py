@@ -20,9 +20,11 @@ in the contract order of ``docs/scale-out.md``; ``--cluster`` reads them on Dask
 workers. ``merge`` combines states saved by ``replay --save-state`` where that is
 exact, and refuses otherwise.
 
-Exit status: 0 on success; 2 for a missing file, bad configuration or bad
-arguments; 3 when a checkpoint exists but cannot be used. Every error is one line
-on stderr. Bad lines in a log are counted in the documents, never fatal.
+Exit status: 0 on success; 2 for a missing or unreadable file, bad configuration
+or bad arguments; 3 when a checkpoint exists but cannot be used; 130 when SIGINT
+(Ctrl-C) stops a replay (one line saying whether documents were written). Every
+error is one line on stderr. Bad lines in a log are counted in the documents,
+never fatal. A ``file://`` URL is its local path.
 
 This module holds the parser and :func:`main`; the commands are in
 :mod:`execution.intel.cli_commands`, what they print in
@@ -39,7 +41,9 @@ from collections.abc import Sequence
 from execution.intel.cli_commands import (
     DEFAULT_CONFIG,
     DEFAULT_STATE_DIR,
+    EXIT_INTERRUPTED,
     CliError,
+    ReplayInterruptedError,
     cmd_follow,
     cmd_merge,
     cmd_replay,
@@ -126,9 +130,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         code: int = args.run(args)
+    except ReplayInterruptedError as exc:  # its own words, not an error
+        print(exc, file=sys.stderr)
+        return exc.code
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
     except BrokenPipeError:  # e.g. piped into head
         return 0
+    except KeyboardInterrupt:  # outside what a command guards (replay: cli_commands)
+        print(f"{args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return code

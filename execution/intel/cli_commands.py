@@ -11,13 +11,16 @@ are in :mod:`execution.intel.cli`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from urllib.parse import unquote, urlsplit
 
 from execution.config import ConfigError, IntelConfig, load_intel_config, window_problem
 from execution.intel.cli_format import Progress, _inputs_line, _report_replay, format_table
@@ -28,19 +31,32 @@ from execution.intel.history_store import HistoryError
 from execution.intel.runner import replay
 from execution.state_publish import EXPECTANCY_FILE, SCORES_FILE, read_state
 from streaming.checkpoint import CheckpointError, CheckpointStore
-from streaming.inputs import InputError, check_regular, rotated_set
+from streaming.inputs import InputError, check_regular, open_input, rotated_set
 from streaming.lock import StateDirError, StateDirLock
 
 DEFAULT_CONFIG = Path("config/intel_v6.json")
 DEFAULT_STATE_DIR = Path("logs/state")
 EXIT_USAGE = 2
 EXIT_CHECKPOINT = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 
 
 class CliError(Exception):
     def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ReplayInterruptedError(CliError):
+    """SIGINT stopped a replay: the message (printed as it is) says what it left."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_INTERRUPTED)
+
+
+def _why(exc: OSError) -> str:
+    """An OSError in the words of the one-line errors (``sources.py`` says the same)."""
+    return "permission denied" if isinstance(exc, PermissionError) else str(exc.strerror or exc)
 
 
 def _regular(path: Path, what: str = "", *, missing_ok: bool = True) -> None:
@@ -55,7 +71,22 @@ def _regular(path: Path, what: str = "", *, missing_ok: bool = True) -> None:
     except InputError as exc:
         raise CliError(f"{prefix}{exc}") from None
     except OSError as exc:
-        raise CliError(f"{prefix}{path}: {exc.strerror or exc}") from None
+        raise CliError(f"{prefix}{path}: {_why(exc)}") from None
+
+
+def _local_path(given: str) -> str | None:
+    """The local path ``given`` names: itself, or a ``file://`` URL's path with its
+    percent-escapes decoded; None for a URL of another protocol (what
+    :func:`execution.intel.sources.list_sources` reads with fsspec)."""
+    head, sep, _ = given.partition("://")
+    if not (sep and head.isidentifier()):
+        return given
+    if head.lower() != "file":
+        return None
+    url = urlsplit(given)
+    if url.netloc not in ("", "localhost"):
+        raise CliError(f"{given}: a file:// URL of another host; give a local path")
+    return unquote(url.path, errors="surrogateescape")
 
 
 def _config(path: str | None) -> IntelConfig:
@@ -83,10 +114,23 @@ def _positive_top(top: int) -> int:
 
 
 def _check_inputs(paths: Sequence[str], rotated: bool) -> None:
-    """Every input (and, with ``rotated``, its rotated set) is a regular file."""
+    """Every input (and, with ``rotated``, its rotated set) is a regular file this
+    process can open: said before anything is written."""
     for name in paths:
-        for path in [Path(name), *(rotated_set(name)[:-1] if rotated else [])]:
+        _regular(Path(name), missing_ok=False)
+        try:
+            files = [Path(name), *(rotated_set(name)[:-1] if rotated else [])]
+        except OSError as exc:  # its directory cannot be listed
+            raise CliError(f"{name}: {_why(exc)}") from None
+        for path in files:
             _regular(path, missing_ok=False)
+            try:
+                with open_input(path):
+                    pass
+            except InputError as exc:
+                raise CliError(str(exc)) from None
+            except OSError as exc:
+                raise CliError(f"{path}: {_why(exc)}") from None
 
 
 def _lock(state_dir: str) -> StateDirLock:
@@ -96,34 +140,98 @@ def _lock(state_dir: str) -> StateDirLock:
         raise CliError(str(exc)) from None
 
 
+def _documents(state_dir: str) -> dict[Path, tuple[int, int] | None]:
+    """(inode, mtime) of each published document (None: absent): a publish is an
+    atomic rename, so a document written since differs."""
+    out: dict[Path, tuple[int, int] | None] = {}
+    for path in (Path(state_dir) / EXPECTANCY_FILE, Path(state_dir) / SCORES_FILE):
+        try:
+            st = os.stat(path)
+        except OSError:
+            out[path] = None
+        else:
+            out[path] = (st.st_ino, st.st_mtime_ns)
+    return out
+
+
+@contextlib.contextmanager
+def _interruptible(state_dir: str, *, between_batches: bool) -> Iterator[Callable[[], None]]:
+    """SIGINT during a replay as one line and exit status 130, never a traceback: an
+    :class:`ReplayInterruptedError` saying whether documents were written meanwhile.
+
+    With ``between_batches`` (a replay that stores history snapshots) the signal
+    only sets a flag and the check yielded, called between batches, raises: never
+    inside a transaction of the history store, which is closed on the way out.
+    Otherwise the signal interrupts at once (nothing is written before the publish
+    at the end, each document an atomic rename)."""
+    asked = False
+
+    def on_sigint(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal asked
+        asked = True
+        if not between_batches:
+            raise KeyboardInterrupt
+
+    def check() -> None:
+        if asked:
+            raise KeyboardInterrupt
+
+    before = _documents(state_dir)
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield check
+        check()  # asked for after the last batch: the documents say whether it finished
+    except KeyboardInterrupt:
+        now = _documents(state_dir)
+        written = [str(path) for path, was in before.items() if now[path] != was]
+        raise ReplayInterruptedError(
+            f"replay: interrupted; already written: {', '.join(written)}"
+            if written
+            else "replay: interrupted; nothing published"
+        ) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from execution.intel.sources import is_glob  # noqa: PLC0415 - cheap; keeps imports lazy
 
+    local = [_local_path(f) for f in args.files]  # a file:// URL is its local path
     fund = args.cluster is not None or len(args.files) > 1 or args.save_state
-    if fund or any(is_glob(f) for f in args.files):  # a glob: one source per match
-        return cmd_replay_fund(args)
+    if fund or any(p is None or is_glob(f) for f, p in zip(args.files, local, strict=True)):
+        return cmd_replay_fund(args)  # a glob: one source per match; a URL: fsspec
+    files = [p for p in local if p is not None]
     cfg = _config(args.config)
     if args.jobs is not None and args.jobs < 1:
         raise CliError("--jobs must be at least 1")
     _positive_top(args.top)
     _windows(args.window)
-    _check_inputs(args.files, not args.no_rotated)
+    _check_inputs(files, not args.no_rotated)
+    history = cfg.history.enabled and not args.no_history
     lock = _lock(args.state_dir)
-    sizes = [p.stat().st_size for p in map(Path, args.files) if p.is_file()]
+    sizes = [p.stat().st_size for p in map(Path, files) if p.is_file()]
     progress = Progress(sys.stderr, total_bytes=sum(sizes))
     try:
-        result = replay(
-            args.files,
-            cfg,
-            state_dir=args.state_dir,
-            windows=_windows(args.window),
-            rotated=not args.no_rotated,
-            progress=progress,
-            jobs=args.jobs,
-            history=cfg.history.enabled and not args.no_history,
-        )
+        with _interruptible(args.state_dir, between_batches=history) as check:
+
+            def step(lines: int) -> None:
+                check()
+                progress(lines)
+
+            result = replay(
+                files,
+                cfg,
+                state_dir=args.state_dir,
+                windows=_windows(args.window),
+                rotated=not args.no_rotated,
+                progress=step,
+                jobs=args.jobs,
+                history=history,
+            )
     except (FileNotFoundError, IsADirectoryError, InputError, HistoryError) as exc:
         raise CliError(str(exc)) from None
+    except OSError as exc:  # writing a document, or a read in a worker (--jobs)
+        raise CliError(f"{exc.filename or 'replay'}: {_why(exc)}") from None
     finally:
         progress.done()
         lock.release()
@@ -165,18 +273,19 @@ def cmd_replay_fund(args: argparse.Namespace) -> int:
     logging.getLogger("distributed").setLevel(logging.WARNING)
     lock = _lock(args.state_dir)
     try:
-        result = replay_sources(
-            args.files,
-            cfg,
-            state_dir=args.state_dir,
-            windows=windows,
-            rotated=not args.no_rotated,
-            cluster=args.cluster,
-            part_bytes=int(args.part_mb * (1 << 20)),
-            progress=sys.stderr,
-            save_state=args.save_state,
-            wait_workers=args.wait_workers,
-        )
+        with _interruptible(args.state_dir, between_batches=False):
+            result = replay_sources(
+                args.files,
+                cfg,
+                state_dir=args.state_dir,
+                windows=windows,
+                rotated=not args.no_rotated,
+                cluster=args.cluster,
+                part_bytes=int(args.part_mb * (1 << 20)),
+                progress=sys.stderr,
+                save_state=args.save_state,
+                wait_workers=args.wait_workers,
+            )
     except (InputError, ClusterError, FundStateError) as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -232,6 +341,10 @@ def cmd_follow(args: argparse.Namespace) -> int:
         raise CliError("--interval must not be negative")
     if args.heartbeat is not None and not args.heartbeat >= 0:
         raise CliError("--heartbeat must not be negative")
+    local = _local_path(args.file)
+    if local is None:
+        raise CliError(f"{args.file}: follow reads local files (a path or a file:// URL)")
+    args.file = local  # its label too: the path, as `replay file://…` gives it
     log_path = Path(args.file)
     if not log_path.parent.is_dir():
         raise CliError(f"{log_path}: no such directory {log_path.parent}")

@@ -16,7 +16,7 @@ import copy
 import logging
 import multiprocessing as mp
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,8 @@ from execution.intel.replay_parts import (
     plan_parts,
     watermark_floor,
 )
+from streaming.framing import Frame
+from streaming.inputs import InputError
 
 __all__ = ["ReplayResult", "fold_with_history", "replay", "replay_files"]
 
@@ -143,7 +145,7 @@ def replay(
             progress(lines)
 
     def fold_into(engine: ExpectancyEngine, pieces: list[Piece]) -> ExpectancyEngine:
-        for batch in _batches(pieces):
+        for batch in _read(pieces):
             engine.feed_many(batch)
             done(len(batch))
         return engine
@@ -213,7 +215,7 @@ def fold_with_history(
     snapper = Snapshotter(engine, h.cadence_s, h.windows, cfg.score)
     stored = 0
     with open_store(state_dir, h) as store:
-        for batch in _batches(pieces):
+        for batch in _read(pieces):
             # snapshots are stored as they come, a few buckets at a time: held in
             # memory they grew with buckets × symbols of a whole read
             for i in range(0, len(batch), HISTORY_BATCH):
@@ -221,3 +223,12 @@ def fold_with_history(
             done(len(batch))
         store.compact()
     return engine, stored
+
+
+def _read(pieces: list[Piece]) -> Iterator[list[Frame]]:
+    """:func:`_batches`, a failed read (EIO, …) an :class:`InputError` naming the file."""
+    for piece in pieces:
+        try:
+            yield from _batches([piece])
+        except OSError as exc:
+            raise InputError(f"{piece[0]}: {exc.strerror or exc}") from None
