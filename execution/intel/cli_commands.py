@@ -197,6 +197,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from execution.intel.sources import is_glob  # noqa: PLC0415 - cheap; keeps imports lazy
 
     local = [_local_path(f) for f in args.files]  # a file:// URL is its local path
+    # … on every path, so its label is the path's too (a URL of another protocol stays)
+    args.files = [f if p is None else p for f, p in zip(args.files, local, strict=True)]
     fund = args.cluster is not None or len(args.files) > 1 or args.save_state
     if fund or any(p is None or is_glob(f) for f, p in zip(args.files, local, strict=True)):
         return cmd_replay_fund(args)  # a glob: one source per match; a URL: fsspec

@@ -160,7 +160,9 @@ def documents(state: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 class TestFileUrl:
-    @pytest.mark.parametrize("extra", [[], ["--no-history"], ["--no-rotated"]])
+    @pytest.mark.parametrize(
+        "extra", [[], ["--no-history"], ["--no-rotated"], ["--save-state", "--no-history"]]
+    )
     def test_replay_of_one_file_url_equals_replay_of_its_path(self, tmp_path, extra):
         log = small_log(tmp_path / "a b%.jsonl")
         url = "file://" + str(log).replace("%", "%25").replace(" ", "%20")
