@@ -126,7 +126,8 @@ def _commit() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from execution.config import load_config
-    from execution.intel.cluster import connect, replay_sources
+    from execution.intel.cluster import replay_sources
+    from execution.intel.cluster_connect import connect
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--events", type=int, default=10_000_000)
@@ -225,7 +226,8 @@ def _single(paths: list[str], cfg: Any, state: Path) -> None:
 def _part_cost(out: Path, cfg: Any, state: Path) -> None:
     """The cost of a part: a 100,000-event plain log read as one part and as 64 KiB
     parts on a LocalCluster of 2 workers, the difference per extra part."""
-    from execution.intel.cluster import connect, replay_sources
+    from execution.intel.cluster import replay_sources
+    from execution.intel.cluster_connect import connect
 
     log = out / "part_cost" / "router_metrics.jsonl"
     if not log.exists():

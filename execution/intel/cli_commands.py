@@ -253,11 +253,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_replay_fund(args: argparse.Namespace) -> int:
     """Several sources, or ``--cluster``: one fund view in the contract order
     (:mod:`execution.intel.cluster`)."""
-    from execution.intel.cluster import (  # noqa: PLC0415 - only this command needs it
-        ClusterError,
-        cluster_problem,
-        replay_sources,
-    )
+    from execution.intel.cluster import replay_sources  # noqa: PLC0415 - only this command
+    from execution.intel.cluster_connect import ClusterError, cluster_problem  # noqa: PLC0415
     from execution.intel.fund import FundStateError  # noqa: PLC0415
 
     cfg = _config(args.config)

@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from execution.intel import cluster
-from execution.intel.cluster import ClusterError, connect
+from execution.intel import cluster_connect
+from execution.intel.cluster_connect import ClusterError, connect
 
 pytest.importorskip("distributed")
 
 
 def test_a_port_that_accepts_and_never_answers_is_an_error_in_bounded_time(monkeypatch):
-    monkeypatch.setattr(cluster, "CONNECT_S", 1.0)
+    monkeypatch.setattr(cluster_connect, "CONNECT_S", 1.0)
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()

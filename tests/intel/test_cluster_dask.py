@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from execution.intel.cluster import ClusterError, replay_sources
+from execution.intel.cluster import replay_sources
+from execution.intel.cluster_connect import ClusterError
 from execution.intel.expectancy_v6 import ExpectancyEngine
 from execution.state_publish import EXPECTANCY_FILE
 from streaming.inputs import InputError

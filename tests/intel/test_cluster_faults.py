@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from execution.intel.cluster import ClusterError, _held_logs, replay_sources
+from execution.intel.cluster import replay_sources
+from execution.intel.cluster_connect import ClusterError, _held_logs
 from tests.intel.fund_support import event_line, write_sources
 from tests.support import ROOT
 
