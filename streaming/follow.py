@@ -95,6 +95,7 @@ from streaming.inputs import (
     gz_open,
     gz_read,
     gz_scan,
+    is_gz,
 )
 
 log = logging.getLogger("streaming.follow")
@@ -340,9 +341,9 @@ class Follower:
                 keep.append(k)
         plan: list[tuple[Tracked, Seen]] = []
         held: list[Tracked] = []  # known files newer than a copy that waits: not read now
-        hold = min(out.wait, default=len(seen))
+        hold = min([*out.wait, *self._held_back(blocked, out, now)], default=len(seen))
         for i, s in enumerate(seen):
-            if i > hold:
+            if i >= hold:
                 if i in out.claimed:
                     held.append(out.claimed[i])
                 continue
@@ -355,6 +356,23 @@ class Follower:
             plan.append((k, s))
         self._known = keep + [k for k, _ in plan] + held
         return plan
+
+    def _held_back(self, blocked: dict[Key, int], out: _Poll, now: float) -> list[int]:
+        """Where the set must stop being read: an unreadable plain file that may hold
+        unread bytes (longer than its offset; any bytes, if it is not a known file)
+        holds back every newer file of the set until it can be read again, for the
+        grace period at most. Returns the index in the set of the first file newer
+        than each such file."""
+        stops = []
+        for key, (at, path) in self._scanner.blocked_at.items():
+            if is_gz(path) or key not in blocked:
+                continue  # a compressed file copies a plain one of the set
+            if now - self._blocked_since.get(key, now) >= self.grace_s:
+                continue
+            k = next((k for k in self._known if k.state.key == key and k not in out.cut), None)
+            if blocked[key] > (0 if k is None else k.state.offset):
+                stops.append(at)
+        return stops
 
     @staticmethod
     def _same_file(k: Tracked, s: Seen) -> bool:

@@ -658,3 +658,63 @@ def test_an_empty_gz_is_not_a_complete_file(tmp_path, restart):
     with open(p, "ab") as fh:
         fh.write(b"d\n")
     assert poll_all(f) == ([b"d"], [])
+
+
+def _inode_opener(blocked: set[int]):
+    """Opens a file by name, unless its inode is in ``blocked`` (a chmod 000 that
+    follows the file through renames, as root cannot be refused for real)."""
+
+    def opener(name: str, flags: int) -> int:
+        if os.stat(name).st_ino in blocked:
+            raise PermissionError(13, "Permission denied", name)
+        return os.open(name, flags)
+
+    return opener
+
+
+def test_an_unreadable_file_with_unread_bytes_holds_back_a_rename_rotation(tmp_path):
+    """After a restart the live file, with an unread line, cannot be read and is
+    rotated by rename; the new live file gets a line. Its line must wait for the
+    old file's unread one, not come first."""
+    p = tmp_path / "log"
+    p.write_bytes(b"a1\n")
+    blocked: set[int] = set()
+    pos = read_then_stop(p, opener=_inode_opener(blocked))
+    with open(p, "ab") as fh:
+        fh.write(b"a2\n")
+    g = Follower(p, pos, opener=_inode_opener(blocked))
+    blocked.add(p.stat().st_ino)
+    assert poll_all(g) == ([], [])
+    os.rename(p, tmp_path / "log.1")
+    p.write_bytes(b"b1\n")
+    assert poll_all(g) == ([], [])  # b1 waits for a2
+    blocked.clear()
+    assert poll_all(g) == ([b"a2", b"b1"], [])
+
+
+def test_an_unreadable_live_file_on_a_fresh_start_holds_back_its_rotation(tmp_path):
+    p = tmp_path / "log"
+    p.write_bytes(b"a1\n")
+    blocked = {p.stat().st_ino}
+    f = Follower(p, opener=_inode_opener(blocked))
+    assert poll_all(f) == ([], [])
+    os.rename(p, tmp_path / "log.1")
+    p.write_bytes(b"b1\n")
+    assert poll_all(f) == ([], [])
+    blocked.clear()
+    assert poll_all(f) == ([b"a1", b"b1"], [])
+
+
+def test_an_unreadable_rotated_file_holds_back_newer_files_for_the_grace_period_only(tmp_path):
+    now = [0.0]
+    p = tmp_path / "log"
+    p.write_bytes(b"a1\n")
+    blocked = {p.stat().st_ino}
+    f = Follower(p, opener=_inode_opener(blocked), clock=lambda: now[0], grace_s=60)
+    os.rename(p, tmp_path / "log.1")
+    p.write_bytes(b"b1\n")
+    assert poll_all(f) == ([], [])
+    now[0] = 61
+    assert poll_all(f) == ([b"b1"], [])  # read as listed once the grace period is over
+    blocked.clear()
+    assert poll_all(f)[0] == [b"a1"]
