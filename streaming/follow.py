@@ -102,6 +102,7 @@ log = logging.getLogger("streaming.follow")
 
 GRACE_S = 300.0
 SETTLE_S = 30.0  # a rotated file or .gz unchanged this long is complete
+LATE_POLLS = 3  # polls in a row that may wait for late lines in an older file
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ class Follower:
         self._gz_stable: dict[Key, tuple[tuple[int, int], float]] = {}
         self._gz_reported: set[tuple[int, int, int]] = set()
         self._blocked_since: dict[Key, float] = {}  # present but unreadable, since when
+        self._late = 0  # polls in a row cut short by late lines in an older file
 
     @property
     def position(self) -> Position:
@@ -221,8 +223,22 @@ class Follower:
                     self._drain_all(out.moved, out.frames)
                 known.path = s.path
                 if budget > 0:
-                    budget -= self._read(known, s, out.frames, budget, moved_on)
+                    mark = (known.state, known.pending, known.recent, known.head_bytes)
+                    count = len(out.frames)
+                    used = self._read(known, s, out.frames, budget, moved_on)
+                    if (used or len(out.frames) > count) and self._late_lines(plan[:n]):
+                        # an older file read in this poll grew since: its late lines
+                        # may be older than what was just read here, so this file
+                        # stays where it was and the next poll reads them first
+                        known.state, known.pending, known.recent, known.head_bytes = mark
+                        known.close_gz()  # a decompressor ahead of the offset
+                        del out.frames[count:]
+                        more = True
+                        break
+                    budget -= used
                     more = more or budget <= 0
+            else:
+                self._late = 0
             self._drain_all(out.deleted, out.frames)  # no live file right now
             self._drain_all(out.moved, out.frames)
         finally:
@@ -233,6 +249,20 @@ class Follower:
                 for key in [k for k in cache if k not in live]:
                     del cache[key]
         return Batch(out.frames, out.gaps, self.position, more)
+
+    def _late_lines(self, older: list[tuple[Tracked, Seen]]) -> bool:
+        """Did a plain file read to its end earlier in this poll grow since (a
+        writer still on a rotated file)? Not more than :data:`LATE_POLLS` polls in a
+        row: a rotated file written to for good must not stop the newer ones."""
+        if self._late >= LATE_POLLS:
+            return False
+        for k, s in older:
+            if s.gz or k.fd is None:
+                continue
+            if os.fstat(k.fd).st_size > k.state.offset + len(k.pending):
+                self._late += 1
+                return True
+        return False
 
     def _held(self, key: Key) -> int | None:
         """The descriptor held on a known inode, if any."""

@@ -718,3 +718,62 @@ def test_an_unreadable_rotated_file_holds_back_newer_files_for_the_grace_period_
     assert poll_all(f) == ([b"b1"], [])  # read as listed once the grace period is over
     blocked.clear()
     assert poll_all(f)[0] == [b"a1"]
+
+
+def _before_live_read(monkeypatch, action) -> None:
+    """Run ``action`` each time a poll is about to read the live file (a writer
+    racing the poll between its read of the rotated file and of the live one)."""
+    real = Follower._read
+
+    def read(self, known, s, *rest):
+        if s.live:
+            action()
+        return real(self, known, s, *rest)
+
+    monkeypatch.setattr(Follower, "_read", read)
+
+
+def test_late_lines_in_a_rotated_file_racing_a_poll_come_before_the_new_file(tmp_path, monkeypatch):
+    """The poll has read log.1 to its end; the writer then appends two late lines to
+    log.1 and, reopened, one line to log, before the poll reads log: the late lines
+    are older and must come first."""
+    p = tmp_path / "log"
+    with open(p, "ab", buffering=0) as writer:
+        writer.write(b"l1\n")
+        f = Follower(p)
+        assert poll_all(f) == ([b"l1"], [])
+        os.rename(p, tmp_path / "log.1")
+        p.write_bytes(b"")
+        once = [True]
+
+        def race() -> None:
+            if once.pop() if once else False:
+                writer.write(b"late1\nlate2\n")
+                with open(p, "ab") as fh:
+                    fh.write(b"new1\n")
+
+        _before_live_read(monkeypatch, race)
+        frames, gaps = poll_all(f)
+    assert frames == [b"late1", b"late2", b"new1"] and gaps == []
+
+
+def test_a_rotated_file_written_for_good_does_not_stop_the_live_file(tmp_path, monkeypatch):
+    """A writer that never leaves the rotated file grows it before every read of the
+    live file: the live file's lines still come, after a few polls at most."""
+    p = tmp_path / "log"
+    (tmp_path / "log.1").write_bytes(b"o0\n")
+    p.write_bytes(b"n1\n")
+    n = [0]
+
+    def grow() -> None:
+        n[0] += 1
+        with open(tmp_path / "log.1", "ab") as fh:
+            fh.write(b"o%d\n" % n[0])
+
+    _before_live_read(monkeypatch, grow)
+    monkeypatch.setattr(follow, "LATE_POLLS", 2)
+    f = Follower(p)
+    frames: list[bytes] = []
+    for _ in range(3):
+        frames += f.poll().frames
+    assert frames[:2] == [b"o0", b"o1"] and b"n1" in frames
