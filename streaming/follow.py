@@ -209,8 +209,8 @@ class Follower:
             out.seen, out.blocked = seen, blocked
             before = {id(k) for k in self._known}
             plan = self._match(seen, blocked, out, now)
-            self._drain_all(out.older, out.frames)
             budget = self.max_poll_bytes
+            budget -= self._drain_all(out.older, out.frames, budget)
             more = False
             for n, (known, s) in enumerate(plan):
                 moved_on = any(later.size > 0 for _, later in plan[n + 1 :])
@@ -218,9 +218,9 @@ class Follower:
                 # the last poll; one moved away may have been copied and truncated
                 # first, so it comes just before the live file
                 if s.live or id(known) not in before:
-                    self._drain_all(out.deleted, out.frames)
+                    budget -= self._drain_all(out.deleted, out.frames, budget)
                 if s.live:
-                    self._drain_all(out.moved, out.frames)
+                    budget -= self._drain_all(out.moved, out.frames, budget)
                 known.path = s.path
                 if budget > 0:
                     mark = (known.state, known.pending, known.recent, known.head_bytes)
@@ -239,8 +239,16 @@ class Follower:
                     more = more or budget <= 0
             else:
                 self._late = 0
-            self._drain_all(out.deleted, out.frames)  # no live file right now
-            self._drain_all(out.moved, out.frames)
+            for known, s in plan:
+                if known.fd is None and not s.gz:
+                    # listed but not read (the budget went to older files): a
+                    # descriptor keeps its bytes readable across a delete
+                    known.fd, known.fd_key = os.dup(s.fd), s.key
+                    if s.size > known.state.size:
+                        known.state = replace(known.state, size=s.size)
+            budget -= self._drain_all(out.deleted, out.frames, budget)  # no live file now
+            budget -= self._drain_all(out.moved, out.frames, budget)
+            more = more or budget <= 0
         finally:
             for s in seen:
                 os.close(s.fd)
@@ -569,8 +577,9 @@ class Follower:
             else:
                 (out.deleted if deleted else out.moved).append((k, finish))
             # a finished file is still known for the grace period: a compressed copy
-            # of it seen later continues it instead of being read as new
-            return not expired
+            # of it seen later continues it instead of being read as new; one the
+            # poll's budget does not reach in time is kept until it is drained
+            return True
         if not expired:
             return True
         if st.live or st.offset < st.size:
@@ -580,18 +589,27 @@ class Follower:
             )
         return False
 
-    def _drain_all(self, absent: list[tuple[Tracked, bool]], frames: list[Frame]) -> None:
+    def _drain_all(
+        self, absent: list[tuple[Tracked, bool]], frames: list[Frame], budget: int
+    ) -> int:
+        """Drain files that left the set, in order, within ``budget``: one the budget
+        does not reach stays held (and known) for the next poll. Returns the bytes
+        read."""
+        used = 0
         for k, finish in absent:
-            self._drain_absent(k, finish, frames)
+            if used < budget:
+                used += self._drain_absent(k, finish, frames, budget - used)
         absent.clear()
+        return used
 
-    def _drain_absent(self, k: Tracked, finish: bool, frames: list[Frame]) -> None:
+    def _drain_absent(self, k: Tracked, finish: bool, frames: list[Frame], budget: int) -> int:
         assert k.fd is not None
-        self._drain(k, pread_of(k.fd), frames, 1 << 62)
-        if finish:  # deleted, or away too long: it will not grow again
+        used = self._drain(k, pread_of(k.fd), frames, budget)
+        if finish and used < budget:  # at its end, and it will not grow again
             self._flush_tail(k, frames)
             k.close()
             k.state = replace(k.state, live=False, size=k.state.offset)  # read to its end
+        return used
 
     # --- reading ------------------------------------------------------------------------
 

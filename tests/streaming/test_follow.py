@@ -777,3 +777,60 @@ def test_a_rotated_file_written_for_good_does_not_stop_the_live_file(tmp_path, m
     for _ in range(3):
         frames += f.poll().frames
     assert frames[:2] == [b"o0", b"o1"] and b"n1" in frames
+
+
+def test_a_file_listed_but_not_read_yet_survives_a_delete(tmp_path):
+    """The poll's budget went to a backlog in log.1, so the live file was listed
+    but not read; it is then deleted and recreated. Its lines are still delivered
+    (through a descriptor held since it was listed), before the new file's."""
+    p = tmp_path / "log"
+    old = [b"old%05d" % i for i in range(2000)]
+    (tmp_path / "log.1").write_bytes(b"\n".join(old) + b"\n")
+    p.write_bytes(b"live0\nlive1\n")
+    f = Follower(p, max_poll_bytes=4096)
+    first = f.poll()
+    assert first.more and b"live0" not in first.frames
+    p.unlink()
+    p.write_bytes(b"new0\n")
+    frames, gaps = poll_all(f)
+    assert first.frames + frames == [*old, b"live0", b"live1", b"new0"] and gaps == []
+
+
+def test_a_file_listed_but_never_read_then_deleted_while_stopped_is_a_gap(tmp_path):
+    now = [0.0]
+    p = tmp_path / "log"
+    (tmp_path / "log.2").write_bytes(b"".join(b"old%05d\n" % i for i in range(2000)))
+    (tmp_path / "log.1").write_bytes(b"r1\nr2\n")
+    p.write_bytes(b"")
+    f = Follower(p, max_poll_bytes=4096, clock=lambda: now[0], grace_s=60)
+    assert f.poll().more
+    f.close()
+    (tmp_path / "log.1").unlink()
+    g = Follower(p, f.position, max_poll_bytes=4096, clock=lambda: now[0], grace_s=60)
+    poll_all(g)
+    now[0] = 61
+    gaps = poll_all(g)[1]
+    assert [(x.kind, x.lost_bytes) for x in gaps] == [("gone", 6)]
+
+
+def test_a_file_moved_out_of_the_set_is_drained_within_the_poll_budget(tmp_path):
+    """Behind by more than one budget, the log is copytruncated, gets new lines and
+    its path is briefly a directory: the copy's unread lines come before the moved
+    file's new ones (the moved file is drained within the budget, not at once)."""
+    p = tmp_path / "log"
+    old = [b"old%05d" % i for i in range(2000)]
+    p.write_bytes(b"\n".join(old) + b"\n")
+    f = Follower(p, max_poll_bytes=4096)
+    frames = f.poll().frames
+    shutil.copyfile(p, tmp_path / "log.1")
+    os.truncate(p, 0)
+    with open(p, "ab") as fh:
+        fh.write(b"new0\nnew1\n")
+    os.rename(p, tmp_path / "log.away")
+    os.mkdir(p)
+    got, gaps = poll_all(f)
+    os.rmdir(p)
+    os.rename(tmp_path / "log.away", p)
+    rest, more_gaps = poll_all(f)
+    assert frames + got + rest == [*old, b"new0", b"new1"]
+    assert {g.kind for g in gaps + more_gaps} <= {"copytruncate"}
