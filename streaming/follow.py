@@ -42,7 +42,9 @@ A known file that is **temporarily unavailable** (the path briefly replaced by a
 directory, unreadable, moved away) keeps its state for ``grace_s`` seconds; when
 it comes back as the same identity it resumes at its offset, and only a genuinely
 new identity starts at 0. The spell is logged and listed in
-:attr:`Follower.unavailable`, never counted as bad lines. A copy of the bytes
+:attr:`Follower.unavailable`, never counted as bad lines. An unreadable plain
+file that may hold unread bytes holds back every newer file until it can be read,
+``grace_s`` at most. A copy of the bytes
 consumed of an unreadable file continues it if the file is now shorter than the
 copy (it was cut since); otherwise the copy and every newer file wait until the
 file can be read, ``grace_s`` at most. A ``.gz`` is read only

@@ -834,3 +834,27 @@ def test_a_file_moved_out_of_the_set_is_drained_within_the_poll_budget(tmp_path)
     rest, more_gaps = poll_all(f)
     assert frames + got + rest == [*old, b"new0", b"new1"]
     assert {g.kind for g in gaps + more_gaps} <= {"copytruncate"}
+
+
+@pytest.mark.xfail(strict=True, reason="known open case, docs/follower.md §8")
+def test_a_look_alike_new_file_in_a_rotated_slot_after_a_delete_is_read_from_its_start(
+    tmp_path,
+):
+    """A file read to its end and deleted stays known for the grace period (so that a
+    compressed copy of it continues it). Two rotations within one interval put a new
+    file that begins with exactly that file's bytes (a header line) in a rotated
+    slot: it is taken as the deleted file's continuation and its header is lost."""
+    p = tmp_path / "log"
+    header = b'{"event":"header","schema":"router_metrics","version":1}\n'
+    p.write_bytes(header)
+    f = Follower(p)
+    assert poll_all(f)[0] == [header[:-1]]
+    p.unlink()
+    p.write_bytes(header + b'{"id":1}\n')
+    assert poll_all(f)[0] == [header[:-1], b'{"id":1}']
+    os.rename(p, tmp_path / "log.1")
+    p.write_bytes(header)
+    os.rename(tmp_path / "log.1", tmp_path / "log.2")
+    os.rename(p, tmp_path / "log.1")
+    p.write_bytes(b'{"id":2}\n')
+    assert poll_all(f)[0] == [header[:-1], b'{"id":2}']
