@@ -595,12 +595,15 @@ class Follower:
         self, absent: list[tuple[Tracked, bool]], frames: list[Frame], budget: int
     ) -> int:
         """Drain files that left the set, in order, within ``budget``: one the budget
-        does not reach stays held (and known) for the next poll. Returns the bytes
-        read."""
+        does not reach stays held (and known) for the next poll. A deleted file
+        that is reached is drained to its end at once: its bytes are only in the
+        descriptor, which a crash would lose. Returns the bytes read."""
         used = 0
         for k, finish in absent:
             if used < budget:
-                used += self._drain_absent(k, finish, frames, budget - used)
+                assert k.fd is not None
+                deleted = os.fstat(k.fd).st_nlink == 0
+                used += self._drain_absent(k, finish, frames, 1 << 62 if deleted else budget - used)
         absent.clear()
         return used
 

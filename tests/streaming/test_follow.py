@@ -858,3 +858,21 @@ def test_a_look_alike_new_file_in_a_rotated_slot_after_a_delete_is_read_from_its
     os.rename(p, tmp_path / "log.1")
     p.write_bytes(b'{"id":2}\n')
     assert poll_all(f)[0] == [header[:-1], b'{"id":2}']
+
+
+def test_a_deleted_file_reached_by_a_poll_is_drained_at_once_whatever_the_budget(tmp_path):
+    """The bytes of a deleted file are only in the descriptor, which a crash loses:
+    the poll that reaches it drains it to its end, so a kill -9 after that poll's
+    checkpoint loses nothing."""
+    p = tmp_path / "log"
+    lines = [b"%06d" % i for i in range(3000)]
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    f = Follower(p, max_poll_bytes=4096)
+    frames = f.poll().frames
+    p.unlink()
+    p.write_bytes(b"new\n")
+    frames += f.poll().frames
+    pos = Position.from_state(json.loads(json.dumps(f.position.to_state())))
+    f.close()  # killed after the checkpoint
+    rest, gaps = poll_all(Follower(p, pos, max_poll_bytes=4096))
+    assert frames + rest == [*lines, b"new"] and gaps == []
