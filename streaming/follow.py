@@ -141,6 +141,7 @@ class _Poll:
     older: list[tuple[Tracked, bool]] = field(default_factory=list)  # drain before the set
     deleted: list[tuple[Tracked, bool]] = field(default_factory=list)  # before new files
     moved: list[tuple[Tracked, bool]] = field(default_factory=list)  # before the live file
+    holding: bool = False  # newer files of the set wait for an unreadable one
 
 
 class Follower:
@@ -206,6 +207,7 @@ class Follower:
             return Batch([], [], self.position, False)
         except UnstableError:
             return Batch([], [], self.position, True)  # poll again soon
+        was_blocked = set(self._blocked_since)  # present before, not new files
         self._blocked_since = {k: self._blocked_since.get(k, now) for k in blocked}
         try:
             out.seen, out.blocked = seen, blocked
@@ -219,7 +221,7 @@ class Follower:
                 # a deleted former live file holds older bytes than any file new since
                 # the last poll; one moved away may have been copied and truncated
                 # first, so it comes just before the live file
-                if s.live or id(known) not in before:
+                if s.live or (id(known) not in before and s.key not in was_blocked):
                     budget -= self._drain_all(out.deleted, out.frames, budget)
                 if s.live:
                     budget -= self._drain_all(out.moved, out.frames, budget)
@@ -248,6 +250,9 @@ class Follower:
                     known.fd, known.fd_key = os.dup(s.fd), s.key
                     if s.size > known.state.size:
                         known.state = replace(known.state, size=s.size)
+            if out.holding:  # they may be newer than the file the set waits for
+                out.deleted.clear()
+                out.moved.clear()
             budget -= self._drain_all(out.deleted, out.frames, budget)  # no live file now
             budget -= self._drain_all(out.moved, out.frames, budget)
             more = more or budget <= 0
@@ -382,10 +387,17 @@ class Follower:
         plan: list[tuple[Tracked, Seen]] = []
         held: list[Tracked] = []  # known files newer than a copy that waits: not read now
         hold = min([*out.wait, *self._held_back(blocked, out, now)], default=len(seen))
+        out.holding = hold < len(seen)
         for i, s in enumerate(seen):
             if i >= hold:
                 if i in out.claimed:
                     held.append(out.claimed[i])
+                elif i not in out.skip and not s.gz:
+                    # a new file held back: a descriptor keeps its bytes readable
+                    # across a delete while it waits
+                    new = Tracked(_new_state(s, 0))
+                    new.fd, new.fd_key = os.dup(s.fd), s.key
+                    held.append(new)
                 continue
             if i in out.skip:
                 continue

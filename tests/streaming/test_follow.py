@@ -876,3 +876,20 @@ def test_a_deleted_file_reached_by_a_poll_is_drained_at_once_whatever_the_budget
     f.close()  # killed after the checkpoint
     rest, gaps = poll_all(Follower(p, pos, max_poll_bytes=4096))
     assert frames + rest == [*lines, b"new"] and gaps == []
+
+
+def test_a_new_file_held_back_by_an_unreadable_one_survives_a_delete(tmp_path):
+    """The new live file waits for the unreadable rotated file's unread line; it is
+    deleted and recreated meanwhile: its line is still delivered, in write order."""
+    p = tmp_path / "log"
+    p.write_bytes(b"a1\n")
+    blocked = {p.stat().st_ino}
+    f = Follower(p, opener=_inode_opener(blocked))
+    os.rename(p, tmp_path / "log.1")
+    p.write_bytes(b"b1\n")
+    assert poll_all(f) == ([], [])
+    p.unlink()
+    p.write_bytes(b"c1\n")
+    assert poll_all(f) == ([], [])
+    blocked.clear()
+    assert poll_all(f) == ([b"a1", b"b1", b"c1"], [])
