@@ -42,7 +42,9 @@ A known file that is **temporarily unavailable** (the path briefly replaced by a
 directory, unreadable, moved away) keeps its state for ``grace_s`` seconds; when
 it comes back as the same identity it resumes at its offset, and only a genuinely
 new identity starts at 0. The spell is logged and listed in
-:attr:`Follower.unavailable`, never counted as bad lines. A copy of the bytes
+:attr:`Follower.unavailable`, never counted as bad lines. An unreadable plain
+file that may hold unread bytes holds back every newer file until it can be read,
+``grace_s`` at most. A copy of the bytes
 consumed of an unreadable file continues it if the file is now shorter than the
 copy (it was cut since); otherwise the copy and every newer file wait until the
 file can be read, ``grace_s`` at most. A ``.gz`` is read only
@@ -95,12 +97,14 @@ from streaming.inputs import (
     gz_open,
     gz_read,
     gz_scan,
+    is_gz,
 )
 
 log = logging.getLogger("streaming.follow")
 
 GRACE_S = 300.0
 SETTLE_S = 30.0  # a rotated file or .gz unchanged this long is complete
+LATE_POLLS = 3  # polls in a row that may wait for late lines in an older file
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,7 @@ class _Poll:
     older: list[tuple[Tracked, bool]] = field(default_factory=list)  # drain before the set
     deleted: list[tuple[Tracked, bool]] = field(default_factory=list)  # before new files
     moved: list[tuple[Tracked, bool]] = field(default_factory=list)  # before the live file
+    holding: bool = False  # newer files of the set wait for an unreadable one
 
 
 class Follower:
@@ -169,6 +174,7 @@ class Follower:
         self._gz_stable: dict[Key, tuple[tuple[int, int], float]] = {}
         self._gz_reported: set[tuple[int, int, int]] = set()
         self._blocked_since: dict[Key, float] = {}  # present but unreadable, since when
+        self._late = 0  # polls in a row cut short by late lines in an older file
 
     @property
     def position(self) -> Position:
@@ -201,29 +207,55 @@ class Follower:
             return Batch([], [], self.position, False)
         except UnstableError:
             return Batch([], [], self.position, True)  # poll again soon
+        was_blocked = set(self._blocked_since)  # present before, not new files
         self._blocked_since = {k: self._blocked_since.get(k, now) for k in blocked}
         try:
             out.seen, out.blocked = seen, blocked
             before = {id(k) for k in self._known}
             plan = self._match(seen, blocked, out, now)
-            self._drain_all(out.older, out.frames)
             budget = self.max_poll_bytes
+            budget -= self._drain_all(out.older, out.frames, budget)
             more = False
             for n, (known, s) in enumerate(plan):
                 moved_on = any(later.size > 0 for _, later in plan[n + 1 :])
                 # a deleted former live file holds older bytes than any file new since
                 # the last poll; one moved away may have been copied and truncated
                 # first, so it comes just before the live file
-                if s.live or id(known) not in before:
-                    self._drain_all(out.deleted, out.frames)
+                if s.live or (id(known) not in before and s.key not in was_blocked):
+                    budget -= self._drain_all(out.deleted, out.frames, budget)
                 if s.live:
-                    self._drain_all(out.moved, out.frames)
+                    budget -= self._drain_all(out.moved, out.frames, budget)
                 known.path = s.path
                 if budget > 0:
-                    budget -= self._read(known, s, out.frames, budget, moved_on)
+                    mark = (known.state, known.pending, known.recent, known.head_bytes)
+                    count = len(out.frames)
+                    used = self._read(known, s, out.frames, budget, moved_on)
+                    if (used or len(out.frames) > count) and self._late_lines(plan[:n]):
+                        # an older file read in this poll grew since: its late lines
+                        # may be older than what was just read here, so this file
+                        # stays where it was and the next poll reads them first
+                        known.state, known.pending, known.recent, known.head_bytes = mark
+                        known.close_gz()  # a decompressor ahead of the offset
+                        del out.frames[count:]
+                        more = True
+                        break
+                    budget -= used
                     more = more or budget <= 0
-            self._drain_all(out.deleted, out.frames)  # no live file right now
-            self._drain_all(out.moved, out.frames)
+            else:
+                self._late = 0
+            for known, s in plan:
+                if known.fd is None and not s.gz:
+                    # listed but not read (the budget went to older files): a
+                    # descriptor keeps its bytes readable across a delete
+                    known.fd, known.fd_key = os.dup(s.fd), s.key
+                    if s.size > known.state.size:
+                        known.state = replace(known.state, size=s.size)
+            if out.holding:  # they may be newer than the file the set waits for
+                out.deleted.clear()
+                out.moved.clear()
+            budget -= self._drain_all(out.deleted, out.frames, budget)  # no live file now
+            budget -= self._drain_all(out.moved, out.frames, budget)
+            more = more or budget <= 0
         finally:
             for s in seen:
                 os.close(s.fd)
@@ -232,6 +264,20 @@ class Follower:
                 for key in [k for k in cache if k not in live]:
                     del cache[key]
         return Batch(out.frames, out.gaps, self.position, more)
+
+    def _late_lines(self, older: list[tuple[Tracked, Seen]]) -> bool:
+        """Did a plain file read to its end earlier in this poll grow since (a
+        writer still on a rotated file)? Not more than :data:`LATE_POLLS` polls in a
+        row: a rotated file written to for good must not stop the newer ones."""
+        if self._late >= LATE_POLLS:
+            return False
+        for k, s in older:
+            if s.gz or k.fd is None:
+                continue
+            if os.fstat(k.fd).st_size > k.state.offset + len(k.pending):
+                self._late += 1
+                return True
+        return False
 
     def _held(self, key: Key) -> int | None:
         """The descriptor held on a known inode, if any."""
@@ -340,11 +386,18 @@ class Follower:
                 keep.append(k)
         plan: list[tuple[Tracked, Seen]] = []
         held: list[Tracked] = []  # known files newer than a copy that waits: not read now
-        hold = min(out.wait, default=len(seen))
+        hold = min([*out.wait, *self._held_back(blocked, out, now)], default=len(seen))
+        out.holding = hold < len(seen)
         for i, s in enumerate(seen):
-            if i > hold:
+            if i >= hold:
                 if i in out.claimed:
                     held.append(out.claimed[i])
+                elif i not in out.skip and not s.gz:
+                    # a new file held back: a descriptor keeps its bytes readable
+                    # across a delete while it waits
+                    new = Tracked(_new_state(s, 0))
+                    new.fd, new.fd_key = os.dup(s.fd), s.key
+                    held.append(new)
                 continue
             if i in out.skip:
                 continue
@@ -355,6 +408,23 @@ class Follower:
             plan.append((k, s))
         self._known = keep + [k for k, _ in plan] + held
         return plan
+
+    def _held_back(self, blocked: dict[Key, int], out: _Poll, now: float) -> list[int]:
+        """Where the set must stop being read: an unreadable plain file that may hold
+        unread bytes (longer than its offset; any bytes, if it is not a known file)
+        holds back every newer file of the set until it can be read again, for the
+        grace period at most. Returns the index in the set of the first file newer
+        than each such file."""
+        stops = []
+        for key, (at, path) in self._scanner.blocked_at.items():
+            if is_gz(path) or key not in blocked:
+                continue  # a compressed file copies a plain one of the set
+            if now - self._blocked_since.get(key, now) >= self.grace_s:
+                continue
+            k = next((k for k in self._known if k.state.key == key and k not in out.cut), None)
+            if blocked[key] > (0 if k is None else k.state.offset):
+                stops.append(at)
+        return stops
 
     @staticmethod
     def _same_file(k: Tracked, s: Seen) -> bool:
@@ -521,8 +591,9 @@ class Follower:
             else:
                 (out.deleted if deleted else out.moved).append((k, finish))
             # a finished file is still known for the grace period: a compressed copy
-            # of it seen later continues it instead of being read as new
-            return not expired
+            # of it seen later continues it instead of being read as new; one the
+            # poll's budget does not reach in time is kept until it is drained
+            return True
         if not expired:
             return True
         if st.live or st.offset < st.size:
@@ -532,18 +603,30 @@ class Follower:
             )
         return False
 
-    def _drain_all(self, absent: list[tuple[Tracked, bool]], frames: list[Frame]) -> None:
+    def _drain_all(
+        self, absent: list[tuple[Tracked, bool]], frames: list[Frame], budget: int
+    ) -> int:
+        """Drain files that left the set, in order, within ``budget``: one the budget
+        does not reach stays held (and known) for the next poll. A deleted file
+        that is reached is drained to its end at once: its bytes are only in the
+        descriptor, which a crash would lose. Returns the bytes read."""
+        used = 0
         for k, finish in absent:
-            self._drain_absent(k, finish, frames)
+            if used < budget:
+                assert k.fd is not None
+                deleted = os.fstat(k.fd).st_nlink == 0
+                used += self._drain_absent(k, finish, frames, 1 << 62 if deleted else budget - used)
         absent.clear()
+        return used
 
-    def _drain_absent(self, k: Tracked, finish: bool, frames: list[Frame]) -> None:
+    def _drain_absent(self, k: Tracked, finish: bool, frames: list[Frame], budget: int) -> int:
         assert k.fd is not None
-        self._drain(k, pread_of(k.fd), frames, 1 << 62)
-        if finish:  # deleted, or away too long: it will not grow again
+        used = self._drain(k, pread_of(k.fd), frames, budget)
+        if finish and used < budget:  # at its end, and it will not grow again
             self._flush_tail(k, frames)
             k.close()
             k.state = replace(k.state, live=False, size=k.state.offset)  # read to its end
+        return used
 
     # --- reading ------------------------------------------------------------------------
 

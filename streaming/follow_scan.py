@@ -74,6 +74,9 @@ class Scanner:
         self._opener = opener
         self.spells: dict[str, Spell] = {}
         self.unstable = 0  # polls in a row whose listing did not hold still
+        # where each unreadable file of the last listing stands: how many files of
+        # the set returned are older than it, and its name
+        self.blocked_at: dict[Key, tuple[int, Path]] = {}
         self._dir, self._prefix = str(path.parent), path.name + "."
 
     def scan(
@@ -108,6 +111,7 @@ class Scanner:
         blocked: dict[Key, int] = {}
         troubled: set[str] = set()
         stable = True
+        self.blocked_at = {}
         listed = rotated_siblings(self.path)
         names = [*reversed(listed), self.path]
         self.spells.pop(str(self.path.parent), None)  # listed again
@@ -140,6 +144,7 @@ class Scanner:
                 continue
             except OSError as exc:
                 blocked[key] = st.st_size  # present, unreadable: its size is all we know
+                self.blocked_at[key] = (len(seen), p)
                 troubled.add(self.spell(p, exc.strerror or str(exc), now))
                 continue
             fst = os.fstat(fd)
