@@ -23,7 +23,13 @@ from types import FrameType
 from urllib.parse import unquote, urlsplit
 
 from execution.config import ConfigError, IntelConfig, load_intel_config, window_problem
-from execution.intel.cli_format import Progress, _inputs_line, _report_replay, format_table
+from execution.intel.cli_format import (
+    Progress,
+    _inputs_line,
+    _report_replay,
+    format_table,
+    report_documents,
+)
 from execution.intel.cli_history import show_history
 from execution.intel.expectancy_v6 import EngineStateError
 from execution.intel.follow_runner import CHECKPOINT_FILE, FollowRunner
@@ -319,9 +325,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         f"merged {len(args.dirs)} state(s), {len(merged.sources)} source(s): "
         f"{_inputs_line(expectancy)}"
     )
-    print(format_table(scores, args.top))
-    state = Path(args.state_dir)
-    print(f"wrote {state / EXPECTANCY_FILE} and {state / SCORES_FILE}")
+    report_documents(scores, args)
     return 0
 
 

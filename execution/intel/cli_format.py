@@ -127,6 +127,11 @@ def _report_replay(
         f"replayed {what}, {lines:,} lines in {seconds:.2f}s ({rate:,.0f} lines/s): "
         f"{_inputs_line(expectancy)}"
     )
+    report_documents(scores, args)
+
+
+def report_documents(scores: dict[str, Any], args: argparse.Namespace) -> None:
+    """The top of the ranking and the two documents written (replay and merge)."""
     print(format_table(scores, args.top))
     state = Path(args.state_dir)
     print(f"wrote {state / EXPECTANCY_FILE} and {state / SCORES_FILE}")
