@@ -24,7 +24,19 @@ from typing import IO, cast
 from streaming.framing import Frame, split_lines
 
 READ_SIZE = 1 << 20
-_ROTATED = re.compile(r"^\.(\d+)(\.gz)?$")
+# the suffix of a rotated file of a log: ``.N`` or ``.N.gz`` after the log's name
+ROTATED = re.compile(r"^\.(\d+)(\.gz)?$")
+_LIVE = re.compile(r"(.+)\.\d+(?:\.gz)?")  # a rotated file's name, its log's in group 1
+
+
+def live_name(name: str) -> str:
+    """The log a rotated file's ``name`` belongs to (``name`` itself when it is none).
+
+    >>> live_name("logs/m.jsonl.2.gz"), live_name("logs/m.jsonl.1"), live_name("m.jsonl")
+    ('logs/m.jsonl', 'logs/m.jsonl', 'm.jsonl')
+    """
+    m = _LIVE.fullmatch(name)
+    return m.group(1) if m else name
 _GZ_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
 
 
@@ -50,7 +62,7 @@ def rotated_siblings(path: Path) -> list[Path]:
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # PermissionError rises
         for entry in os.scandir(path.parent):
             if entry.name.startswith(path.name):
-                m = _ROTATED.match(entry.name[len(path.name) :])
+                m = ROTATED.match(entry.name[len(path.name) :])
                 if m:
                     found.append((int(m.group(1)), 1 if m.group(2) else 0, Path(entry.path)))
     return [p for _, _, p in sorted(found)]

@@ -37,7 +37,6 @@ import itertools
 import math
 import operator
 import os
-import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from itertools import compress, repeat
@@ -52,6 +51,7 @@ from msgspec import Meta
 from streaming.decode import LineDecoder, Reject, Skip, classify
 from streaming.fold import Ints
 from streaming.framing import OVERLONG
+from streaming.inputs import live_name
 from streaming.jsonsafe import check_finite
 from streaming.recent_ids import DEFAULT_DEDUP_HORIZON
 
@@ -129,7 +129,6 @@ class Trade(msgspec.Struct, frozen=True, gc=False, tag_field="event", tag="trade
 Event = Order | Trade
 
 
-_ROTATION: Final = re.compile(r"(.+)\.\d+(\.gz)?")  # a rotated file of the log in group 1
 Cell = tuple[str, str, str, str, str]  # symbol, strategy, policy, regime, executor
 _CELL: Final = attrgetter("symbol", "strategy", "policy", "regime", "executor")
 
@@ -148,10 +147,7 @@ def source_label(path: str | os.PathLike[str]) -> str:
     """
     given = os.fspath(path)
     if "://" not in given:
-        given = str(PurePath(given))
-        rotated = _ROTATION.fullmatch(given)
-        if rotated:
-            given = rotated.group(1)
+        given = live_name(str(PurePath(given)))
     return given.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 

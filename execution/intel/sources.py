@@ -40,7 +40,7 @@ from execution.intel.columnar import EventColumns, to_columns
 from execution.intel.events import Event, make_decoder, source_label
 from streaming.decode import Reject
 from streaming.framing import OVERLONG, Frame, split_lines
-from streaming.inputs import InputError, check_regular, open_input, rotated_set
+from streaming.inputs import ROTATED, InputError, check_regular, open_input, rotated_set
 
 # Bytes of a plain file per part (a part is also the unit a worker retries).
 PART_BYTES = 32 << 20
@@ -48,7 +48,6 @@ READ_SIZE = 4 << 20
 MAX_LINE_BYTES = 1 << 20
 _GLOB = re.compile(r"[*?\[]")
 _T = TypeVar("_T")
-_ROTATED = re.compile(r"^\.(\d+)(\.gz)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +161,7 @@ def _remote_source(label: str, url: str, rotated: bool) -> Source:
         found = []
         for entry in fs.ls(parent or ".", detail=True):
             base = entry["name"].rsplit("/", 1)[-1]
-            m = _ROTATED.match(base[len(name) :]) if base.startswith(name) else None
+            m = ROTATED.match(base[len(name) :]) if base.startswith(name) else None
             if m and entry.get("type") == "file":
                 found.append((-int(m.group(1)), -1 if m.group(2) else 0, entry))
         files = [(e["name"], int(e["size"])) for *_, e in sorted(found)] + files
